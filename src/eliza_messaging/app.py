@@ -1,0 +1,90 @@
+"""The composition root: settings in, one ASGI application out.
+
+Socket.IO and REST share one port: python-socketio's ASGI app serves ``/socket.io/`` and
+hands every other request (and the lifespan events) to the FastAPI app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+
+from . import __version__
+from .config import Settings
+from .fanout.socketio import SocketIOFanout, create_client_manager
+from .gateway import json_codec
+from .gateway.http import health, messages, servers
+from .gateway.http.responses import install_error_handlers
+from .gateway.socketio import SocketGateway
+from .messaging.service import MessagingService
+from .messaging.validation import Limits
+from .queue.memory import InProcessQueue
+from .store.sqlite import SQLiteStore
+
+
+@dataclass
+class Components:
+    """Everything the app is made of, for tests and the command line to reach into."""
+
+    settings: Settings
+    store: SQLiteStore
+    sio: socketio.AsyncServer
+    queue: InProcessQueue
+    messaging: MessagingService
+
+
+def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.cors_origins,
+        client_manager=create_client_manager(settings.redis_url),
+        ping_interval=settings.ping_interval_s,
+        ping_timeout=settings.ping_timeout_s,
+        max_http_buffer_size=settings.max_frame_bytes,
+        json=json_codec,
+        http_compression=False,
+        compression_threshold=10**9,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def build_components(settings: Settings) -> Components:
+    store = SQLiteStore(settings.sqlite_path)
+    sio = build_socketio_server(settings)
+    queue = InProcessQueue()
+    limits = Limits(max_text_chars=settings.max_message_chars)
+    messaging = MessagingService(store, SocketIOFanout(sio), queue, limits)
+    SocketGateway(sio, messaging, api_key=settings.server_api_key)
+    return Components(settings, store, sio, queue, messaging)
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or Settings()
+    parts = build_components(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await parts.store.open()
+        await parts.messaging.start()
+        try:
+            yield
+        finally:
+            await parts.queue.close()
+            await parts.store.close()
+
+    api = FastAPI(title="eliza-messaging", version=__version__, lifespan=lifespan)
+    api.state.messaging = parts.messaging
+    api.state.components = parts
+    install_error_handlers(api)
+    api.include_router(health.router)
+    api.include_router(messages.router, prefix="/api/messaging")
+    api.include_router(servers.router, prefix="/api/messaging")
+    app = socketio.ASGIApp(parts.sio, other_asgi_app=api, socketio_path="socket.io")
+    app.components = parts
+    return app

@@ -1,0 +1,65 @@
+"""The ``eliza-messaging`` command: ``serve`` (and later ``chat``, ``doctor``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import logs
+from .config import Settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="The ElizaOS real-time messaging server.")
+
+
+@cli.callback()
+def _root() -> None:
+    """eliza-messaging: Socket.IO messaging for ElizaOS agents."""
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (SERVER_HOST, default 0.0.0.0)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (SERVER_PORT, default 3000)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite memory lives (ELIZA_DATA_DIR, default ./.eliza-data)")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="debug shows every Socket.IO event in and out (LOG_LEVEL, default info)")
+    ] = None,
+) -> None:
+    """Start the server with the embedded defaults (SQLite, in-process fanout and queue)."""
+    import uvicorn
+
+    from .app import create_app
+
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}.items()
+        if v is not None
+    }
+    settings = Settings(**overrides)
+    logs.configure(settings.log_level)
+    app = create_app(settings)
+    typer.echo(
+        f"eliza-messaging listening on http://{settings.host}:{settings.port} (data in {settings.data_dir.resolve()})",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=settings.log_level.lower() == "debug",
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Settings: environment variables with the ElizaOS names, overridable by command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    host: str = Field("0.0.0.0", validation_alias=AliasChoices("SERVER_HOST", "host"))
+    port: int = Field(3000, validation_alias=AliasChoices("SERVER_PORT", "port"))
+    cors_origin: str = Field("*", validation_alias=AliasChoices("CORS_ORIGIN", "cors_origin"))
+    data_dir: Path = Field(Path(".eliza-data"), validation_alias=AliasChoices("ELIZA_DATA_DIR", "data_dir"))
+    log_level: str = Field("info", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    server_auth_token: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_SERVER_AUTH_TOKEN", "server_auth_token")
+    )
+    server_api_key: str | None = Field(None, validation_alias=AliasChoices("SERVER_API_KEY", "server_api_key"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    allow_eio3: bool = Field(True, validation_alias=AliasChoices("ELIZA_ALLOW_EIO3", "allow_eio3"))
+    max_message_chars: int = Field(
+        100_000, validation_alias=AliasChoices("ELIZA_MAX_MESSAGE_CHARS", "max_message_chars")
+    )
+    max_frame_bytes: int = Field(1_000_000, validation_alias=AliasChoices("ELIZA_MAX_FRAME_BYTES", "max_frame_bytes"))
+    ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
+    ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "messaging.sqlite3"
+
+    @property
+    def cors_origins(self) -> str | list[str]:
+        """``*`` or the comma-separated list of allowed origins."""
+        if self.cors_origin.strip() in ("", "*"):
+            return "*"
+        return [o.strip() for o in self.cors_origin.split(",") if o.strip()]

@@ -1,0 +1,1 @@
+"""Delivering an event to a room or a socket, on every node."""

@@ -1,0 +1,1 @@
+"""REST routes, ElizaOS shapes: ``{success: true, data}`` or ``{success: false, error}``."""

@@ -1,0 +1,174 @@
+"""Socket.IO event handlers: one function per event of SPEC.md, each translating and calling messaging.
+
+Every ``message`` emit that carries an ack callback gets it called with the outcome; errors
+also go to the sender as ``messageError`` so clients without callbacks see them too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+import socketio
+
+from ..messaging import validation
+from ..messaging.errors import InvalidPayload, MessagingError
+from ..messaging.service import MessagingService
+from ..protocol import payloads
+from ..protocol.types import Event, SocketMessageType
+
+log = logging.getLogger("eliza_messaging.events")
+JsonObject = dict[str, Any]
+
+
+def _size(data: Any) -> int:
+    try:
+        return len(orjson.dumps(data))
+    except TypeError:
+        return -1
+
+
+def _room_of(data: Any) -> str | None:
+    body = data.get("payload", data) if isinstance(data, dict) else None
+    if isinstance(body, dict):
+        room = body.get("channelId") or body.get("roomId")
+        return room if isinstance(room, str) else None
+    return None
+
+
+class SocketGateway:
+    """Registers the handlers on ``server`` and keeps no domain state of its own."""
+
+    def __init__(
+        self, server: socketio.AsyncServer, messaging: MessagingService, *, api_key: str | None = None
+    ) -> None:
+        self.server = server
+        self.messaging = messaging
+        self.api_key = api_key
+        server.on("connect", self.on_connect)
+        server.on("disconnect", self.on_disconnect)
+        server.on(Event.MESSAGE, self.on_message)
+        server.on(Event.JOIN_SHORT, self.on_join)
+        server.on(Event.SEND_SHORT, self.on_send)
+        server.on(Event.TYPING, self.on_typing)
+        server.on("*", self.on_unknown)
+
+    # connection -------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        entity_id = auth.get("entityId") or query.get("entityId")
+        if entity_id is not None and not validation.is_uuid(entity_id):
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"auth.entityId must be a UUID, but got {entity_id!r}; connect with auth: {{entityId: '<uuid>'}}"
+            )
+        if self.api_key:
+            offered = (
+                auth.get("apiKey")
+                or auth.get("token")
+                or query.get("apiKey")
+                or query.get("token")
+                or environ.get("HTTP_X_API_KEY")
+            )
+            if offered != self.api_key:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    "This server needs an API key: connect with auth: {apiKey: '<SERVER_API_KEY>'}"
+                    " (or the x-api-key header)."
+                )
+        log.debug("connect", extra={"sid": sid, "entity_id": entity_id, "transport": query.get("transport")})
+        await self.messaging.connect(sid, entity_id)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        log.debug("disconnect", extra={"sid": sid, "reason": reason})
+        await self.messaging.disconnect(sid)
+
+    # messages ---------------------------------------------------------------------------
+
+    async def on_message(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace(Event.MESSAGE, sid, data)
+
+        async def run() -> JsonObject:
+            kind, body = validation.parse_envelope(data)
+            if kind is SocketMessageType.ROOM_JOINING:
+                return await self._join(sid, body)
+            return await self._send(sid, body)
+
+        return await self._answer(sid, run, data)
+
+    async def on_join(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace(Event.JOIN_SHORT, sid, data)
+        return await self._answer(sid, lambda: self._join(sid, data), data)
+
+    async def on_send(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace(Event.SEND_SHORT, sid, data)
+        return await self._answer(sid, lambda: self._send(sid, data), data)
+
+    async def on_typing(self, sid: str, data: Any = None) -> None:
+        self._trace(Event.TYPING, sid, data)
+        entity = self.messaging.presence.get(sid).entity_id
+        try:
+            command = validation.parse_typing(data, socket_entity_id=entity)
+        except MessagingError as exc:
+            await self._error(sid, exc, data)
+            return
+        await self.messaging.typing(sid, command)
+
+    async def on_unknown(self, event: str, sid: str, data: Any = None, *_: Any) -> JsonObject:
+        self._trace(event, sid, data)
+        error = InvalidPayload(
+            f"Unknown event '{event}'. Send events named 'message' with {{type: 1 or 2, payload}},"
+            " or 'typing'; listen for 'messageBroadcast' to receive messages.",
+            field="event",
+        )
+        return await self._error(sid, error, data)
+
+    # helpers ----------------------------------------------------------------------------
+
+    async def _join(self, sid: str, body: Any) -> JsonObject:
+        entity = self.messaging.presence.get(sid).entity_id
+        command = validation.parse_join(body, socket_entity_id=entity, limits=self.messaging.limits)
+        return payloads.ack_ok(await self.messaging.join(sid, command))
+
+    async def _send(self, sid: str, body: Any) -> JsonObject:
+        entity = self.messaging.presence.get(sid).entity_id
+        command = validation.parse_send(body, socket_entity_id=entity, limits=self.messaging.limits)
+        result = await self.messaging.send(command, sid=sid)
+        if not result.duplicate:
+            await self._emit(Event.MESSAGE_ACK, result.ack, sid)
+        else:
+            await self._emit(Event.MESSAGE_ACK, {**result.ack, "duplicate": True}, sid)
+        return payloads.ack_ok({**result.ack, "duplicate": result.duplicate})
+
+    async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
+        try:
+            return await run()
+        except MessagingError as exc:
+            return await self._error(sid, exc, data)
+        except Exception:
+            log.exception("handler failed", extra={"sid": sid})
+            return await self._error(
+                sid, MessagingError("The server failed to handle this event; it has been logged."), data
+            )
+
+    async def _error(self, sid: str, exc: MessagingError, data: Any) -> JsonObject:
+        body = payloads.message_error(
+            exc.message, code=exc.code, field=exc.field, channelId=_room_of(data), roomId=_room_of(data)
+        )
+        body_in = data.get("payload", data) if isinstance(data, dict) else None
+        client_id = body_in.get("messageId") if isinstance(body_in, dict) else None
+        if isinstance(client_id, str):
+            body["clientMessageId"] = client_id
+        await self._emit(Event.MESSAGE_ERROR, body, sid)
+        return payloads.ack_error(body)
+
+    async def _emit(self, event: str, data: JsonObject, sid: str) -> None:
+        await self.messaging.fanout.emit(event, data, to=sid)
+
+    @staticmethod
+    def _trace(event: str, sid: str, data: Any) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("event in", extra={"event": event, "sid": sid, "room": _room_of(data), "bytes": _size(data)})

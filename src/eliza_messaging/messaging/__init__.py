@@ -1,0 +1,1 @@
+"""The domain: joining, sending, presence and typing, with validation and clear errors."""

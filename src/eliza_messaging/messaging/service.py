@@ -1,0 +1,204 @@
+"""The messaging service: every path a message takes, whoever sent it.
+
+Order matters and is the same for every entry point: validate, store durably, then
+broadcast, then acknowledge, then hand to the agents' queue. Nothing is broadcast or
+acknowledged that the store does not have.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..fanout.base import Fanout
+from ..protocol import payloads
+from ..protocol.commands import JoinChannel, SendMessage, Typing
+from ..protocol.types import DEFAULT_SERVER_ID, Event
+from ..queue.base import MessageQueue
+from ..store.base import Store
+from ..store.records import Channel, Message, MessageServer
+from . import views
+from .channels import Channels
+from .clock import new_id, now_ms
+from .errors import MessagingError, StorageUnavailable
+from .presence import Presence
+from .validation import Limits
+
+log = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    channel: Channel
+    ack: JsonObject
+    duplicate: bool
+
+
+class MessagingService:
+    def __init__(self, store: Store, fanout: Fanout, queue: MessageQueue, limits: Limits | None = None) -> None:
+        self.store = store
+        self.fanout = fanout
+        self.queue = queue
+        self.limits = limits or Limits()
+        self.channels = Channels(store)
+        self.presence = Presence()
+
+    async def start(self) -> None:
+        """Create the default message server (the nil UUID) on first start."""
+        now = now_ms()
+        await self.store.ensure_message_server(
+            MessageServer(
+                id=DEFAULT_SERVER_ID,
+                name="Default Server",
+                source_type="eliza_default",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    # connections ------------------------------------------------------------------------
+
+    async def connect(self, sid: str, entity_id: str | None) -> None:
+        self.presence.connect(sid, entity_id)
+        await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
+        if entity_id:
+            await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
+
+    async def disconnect(self, sid: str) -> None:
+        state = self.presence.disconnect(sid)
+        if state is None:
+            return
+        for channel_id, entity_id in state.rooms.items():
+            await self.fanout.emit(
+                Event.USER_LEFT, payloads.presence(entity_id, channel_id), room=channel_id, skip_sid=sid
+            )
+
+    # joining ----------------------------------------------------------------------------
+
+    async def join(self, sid: str, command: JoinChannel) -> JsonObject:
+        channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.entity_id)
+        await self.fanout.enter_room(sid, command.channel_id)
+        fresh = self.presence.join(sid, command.channel_id, command.entity_id)
+        joined = payloads.channel_joined(command.channel_id, channel.message_server_id, command.agent_id)
+        await self.fanout.emit(Event.CHANNEL_JOINED, joined, to=sid)
+        await self.fanout.emit(Event.ROOM_JOINED, joined, to=sid)
+        if fresh:
+            await self.fanout.emit(
+                Event.USER_JOINED,
+                payloads.presence(command.entity_id, command.channel_id),
+                room=command.channel_id,
+                skip_sid=sid,
+            )
+        return joined
+
+    # sending ----------------------------------------------------------------------------
+
+    async def send(self, command: SendMessage, *, sid: str | None = None) -> SendResult:
+        """Store, broadcast, hand to agents; a retry of a stored client id changes nothing."""
+        channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.sender_id)
+        now = now_ms()
+        raw: JsonObject = {
+            "senderName": command.sender_name,
+            "source": command.source,
+            "attachments": command.attachments,
+            "serverId": channel.message_server_id,
+        }
+        if command.target_user_id:
+            raw["targetUserId"] = command.target_user_id
+        message = Message(
+            id=new_id(),
+            channel_id=command.channel_id,
+            author_id=command.sender_id,
+            author_name=command.sender_name,
+            content=command.text,
+            source_type=command.source,
+            created_at=now,
+            updated_at=now,
+            raw_message=raw,
+            in_reply_to_root_message_id=command.in_reply_to,
+            metadata=command.metadata,
+            client_message_id=command.client_message_id,
+        )
+        stored = await self.store_message(message)
+        if stored is not None:
+            if sid is not None:
+                await self._enter_as_sender(sid, command.channel_id, command.sender_id)
+            await self.publish(message, channel, sender_sid=sid)
+            return SendResult(message, channel, views.ack(message), duplicate=False)
+        original = await self._original(message)
+        return SendResult(original, channel, views.ack(original), duplicate=True)
+
+    async def store_message(self, message: Message) -> Message | None:
+        """Store durably; None when this (channel, author, client id) was stored before."""
+        try:
+            stored = await self.store.append_message(message)
+        except Exception as exc:
+            log.exception("message not stored", extra={"channel": message.channel_id})
+            raise StorageUnavailable(
+                "The message could not be stored, so it was not delivered."
+                " Send it again with the same messageId; it will be stored once."
+            ) from exc
+        return stored.message if stored.created else None
+
+    async def publish(self, message: Message, channel: Channel, *, sender_sid: str | None = None) -> None:
+        """Broadcast a stored message to its room and hand it to the agents."""
+        server_id = channel.message_server_id
+        await self.fanout.emit(
+            Event.MESSAGE_BROADCAST,
+            views.broadcast(message, server_id),
+            room=message.channel_id,
+            skip_sid=sender_sid,
+        )
+        if sender_sid is not None:
+            await self.fanout.emit(
+                Event.MESSAGE_BROADCAST,
+                views.broadcast(message, server_id, client_message_id=message.client_message_id),
+                to=sender_sid,
+            )
+        await self.queue.publish(message, channel)
+
+    async def _original(self, message: Message) -> Message:
+        stored = await self.store.append_message(message)  # idempotent: returns the original
+        return stored.message
+
+    async def _enter_as_sender(self, sid: str, channel_id: str, sender_id: str) -> None:
+        """A socket that sends into a room hears the room's answers, as if it had joined."""
+        if channel_id not in self.presence.get(sid).rooms:
+            await self.fanout.enter_room(sid, channel_id)
+            self.presence.join(sid, channel_id, sender_id)
+
+    # typing -----------------------------------------------------------------------------
+
+    async def typing(self, sid: str, command: Typing) -> None:
+        await self.fanout.emit(
+            Event.USER_TYPING,
+            payloads.user_typing(command.user_id, command.channel_id, command.is_typing),
+            room=command.channel_id,
+            skip_sid=sid,
+        )
+
+    # reading ----------------------------------------------------------------------------
+
+    async def history(
+        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> list[Message]:
+        return await self.store.list_messages(channel_id, limit=limit, before=before, after=after)
+
+    async def _ensure_channel(
+        self, channel_id: str, server_id: str, metadata: JsonObject, participant: str | None
+    ) -> Channel:
+        try:
+            return await self.channels.ensure(
+                channel_id, server_id=server_id, metadata=metadata, participant=participant
+            )
+        except MessagingError:
+            raise
+        except Exception as exc:
+            log.exception("channel not stored", extra={"channel": channel_id})
+            raise StorageUnavailable(
+                f"The channel {channel_id} could not be created or read; nothing was delivered. Try again."
+            ) from exc

@@ -1,0 +1,1 @@
+"""The wire contract of SPEC.md: message types, event names, commands and outgoing payloads."""

@@ -1,0 +1,1 @@
+"""Handing each new message to each agent exactly once."""

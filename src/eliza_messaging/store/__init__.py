@@ -1,0 +1,1 @@
+"""Persistence of the messaging memory behind one interface (``base.Store``)."""

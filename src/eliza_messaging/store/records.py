@@ -1,0 +1,60 @@
+"""The domain records: what the messaging memory holds, independent of any database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageServer:
+    id: str
+    name: str
+    source_type: str
+    source_id: str | None = None
+    metadata: JsonObject = field(default_factory=dict)
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    message_server_id: str
+    name: str
+    type: str
+    source_type: str | None = None
+    source_id: str | None = None
+    topic: str | None = None
+    metadata: JsonObject = field(default_factory=dict)
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message. ``client_message_id`` is the sender's own id, kept for idempotency."""
+
+    id: str
+    channel_id: str
+    author_id: str
+    author_name: str
+    content: str
+    source_type: str
+    created_at: int
+    updated_at: int
+    raw_message: JsonObject = field(default_factory=dict)
+    in_reply_to_root_message_id: str | None = None
+    source_id: str | None = None
+    metadata: JsonObject = field(default_factory=dict)
+    client_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """The outcome of an append: the message as stored, and whether this call created it."""
+
+    message: Message
+    created: bool

@@ -1,0 +1,385 @@
+"""The embedded store: one SQLite file in WAL mode, writes gathered into shared transactions.
+
+Writes run on one dedicated thread. Whatever writes arrive while a transaction is being
+committed wait in a batch and are committed together in the next one (group commit), so a
+burst costs one fsync per batch rather than one per message, while every caller still
+returns only after its own row is durable. Reads use their own connection and thread, so
+they never wait behind a commit (WAL lets them see the last committed state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from .base import StoreError
+from .records import Channel, Message, MessageServer, StoredMessage
+from .sqlite_schema import MIGRATIONS
+
+T = TypeVar("T")
+WriteOp = Callable[[sqlite3.Connection], Any]
+
+MAX_BATCH = 512
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _loads(text: str | None) -> Any:
+    return orjson.loads(text) if text else {}
+
+
+class SQLiteStore:
+    """``Store`` on a SQLite file (``path``), or in memory with ``":memory:"`` for unit tests."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+        self._reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    # lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await loop.run_in_executor(self._writer_pool, self._connect_writer)
+        self._reader = await loop.run_in_executor(self._reader_pool, self._connect_reader)
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate(conn)
+        return conn
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        if self._path == ":memory:":
+            assert self._writer is not None
+            return self._writer
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)")
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, script in MIGRATIONS:
+            if version in applied:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        loop = asyncio.get_running_loop()
+        if self._reader is not None and self._reader is not self._writer:
+            await loop.run_in_executor(self._reader_pool, self._reader.close)
+        if self._writer is not None:
+            await loop.run_in_executor(self._writer_pool, self._writer.close)
+        self._reader = self._writer = None
+        self._writer_pool.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._read(lambda c: c.execute("SELECT 1").fetchone()[0] == 1))
+        except Exception:
+            return False
+
+    # the two paths ----------------------------------------------------------------------
+
+    async def _read(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader is None:
+            raise StoreError("The store is not open.")
+        reader = self._reader
+        pool = self._writer_pool if reader is self._writer else self._reader_pool
+        return await asyncio.get_running_loop().run_in_executor(pool, op, reader)
+
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue ``op`` for the next transaction and wait until that transaction has committed."""
+        if self._writer is None:
+            raise StoreError("The store is not open.")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                outcomes = await loop.run_in_executor(self._writer_pool, self._run_batch, batch)
+            except Exception as exc:  # the commit itself failed: nobody's write is durable
+                outcomes = [StoreError(f"The database could not commit: {exc}")] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _run_batch(self, batch: list[tuple[WriteOp, asyncio.Future[Any]]]) -> list[Any]:
+        """One transaction; each op in its own savepoint so one failure spares the others."""
+        conn = self._writer
+        assert conn is not None
+        outcomes: list[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op, _ in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    outcomes.append(op(conn))
+                    conn.execute("RELEASE op")
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append(exc)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    # message servers --------------------------------------------------------------------
+
+    async def ensure_message_server(self, server: MessageServer) -> MessageServer:
+        def op(c: sqlite3.Connection) -> MessageServer:
+            c.execute(
+                "INSERT OR IGNORE INTO message_servers VALUES (?,?,?,?,?,?,?)",
+                (
+                    server.id,
+                    server.name,
+                    server.source_type,
+                    server.source_id,
+                    _dumps(server.metadata),
+                    server.created_at,
+                    server.updated_at,
+                ),
+            )
+            row = c.execute("SELECT * FROM message_servers WHERE id = ?", (server.id,)).fetchone()
+            return _server(row)
+
+        return await self._write(op)
+
+    async def get_message_server(self, server_id: str) -> MessageServer | None:
+        row = await self._read(
+            lambda c: c.execute("SELECT * FROM message_servers WHERE id = ?", (server_id,)).fetchone()
+        )
+        return _server(row) if row else None
+
+    async def list_message_servers(self) -> list[MessageServer]:
+        rows = await self._read(lambda c: c.execute("SELECT * FROM message_servers ORDER BY created_at, id").fetchall())
+        return [_server(r) for r in rows]
+
+    async def add_server_agent(self, server_id: str, agent_id: str) -> None:
+        await self._write(
+            lambda c: c.execute("INSERT OR IGNORE INTO message_server_agents VALUES (?, ?)", (server_id, agent_id))
+        )
+
+    async def list_server_agents(self, server_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT agent_id FROM message_server_agents WHERE message_server_id = ? ORDER BY agent_id",
+                (server_id,),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    # channels ---------------------------------------------------------------------------
+
+    async def ensure_channel(self, channel: Channel, participants: Sequence[str] = ()) -> Channel:
+        def op(c: sqlite3.Connection) -> Channel:
+            c.execute(
+                "INSERT OR IGNORE INTO channels VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    channel.id,
+                    channel.message_server_id,
+                    channel.name,
+                    channel.type,
+                    channel.source_type,
+                    channel.source_id,
+                    channel.topic,
+                    _dumps(channel.metadata),
+                    channel.created_at,
+                    channel.updated_at,
+                ),
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO channel_participants VALUES (?, ?)",
+                [(channel.id, p) for p in participants],
+            )
+            return _channel(c.execute("SELECT * FROM channels WHERE id = ?", (channel.id,)).fetchone())
+
+        return await self._write(op)
+
+    async def get_channel(self, channel_id: str) -> Channel | None:
+        row = await self._read(lambda c: c.execute("SELECT * FROM channels WHERE id = ?", (channel_id,)).fetchone())
+        return _channel(row) if row else None
+
+    async def update_channel(self, channel: Channel) -> Channel:
+        def op(c: sqlite3.Connection) -> Channel:
+            c.execute(
+                "UPDATE channels SET name = ?, type = ?, topic = ?, metadata = ?, updated_at = ? WHERE id = ?",
+                (channel.name, channel.type, channel.topic, _dumps(channel.metadata), channel.updated_at, channel.id),
+            )
+            row = c.execute("SELECT * FROM channels WHERE id = ?", (channel.id,)).fetchone()
+            if row is None:
+                raise StoreError(f"channel {channel.id} does not exist")
+            return _channel(row)
+
+        return await self._write(op)
+
+    async def add_participants(self, channel_id: str, entity_ids: Sequence[str]) -> None:
+        await self._write(
+            lambda c: c.executemany(
+                "INSERT OR IGNORE INTO channel_participants VALUES (?, ?)",
+                [(channel_id, e) for e in entity_ids],
+            )
+        )
+
+    async def list_participants(self, channel_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT entity_id FROM channel_participants WHERE channel_id = ? ORDER BY entity_id",
+                (channel_id,),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    # messages ---------------------------------------------------------------------------
+
+    async def append_message(self, message: Message) -> StoredMessage:
+        def op(c: sqlite3.Connection) -> StoredMessage:
+            if message.client_message_id is not None:
+                row = c.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM central_messages"
+                    " WHERE channel_id = ? AND author_id = ? AND client_message_id = ?",
+                    (message.channel_id, message.author_id, message.client_message_id),
+                ).fetchone()
+                if row:
+                    return StoredMessage(_message(row), created=False)
+            c.execute(
+                f"INSERT INTO central_messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    message.id,
+                    message.channel_id,
+                    message.author_id,
+                    message.author_name,
+                    message.content,
+                    _dumps(message.raw_message),
+                    message.in_reply_to_root_message_id,
+                    message.source_type,
+                    message.source_id,
+                    _dumps(message.metadata),
+                    message.client_message_id,
+                    message.created_at,
+                    message.updated_at,
+                ),
+            )
+            return StoredMessage(message, created=True)
+
+        return await self._write(op)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        row = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        )
+        return _message(row) if row else None
+
+    async def list_messages(
+        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> list[Message]:
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = ?"
+        args: list[Any] = [channel_id]
+        if before is not None:
+            sql += " AND created_at < ?"
+            args.append(before)
+        if after is not None:
+            sql += " AND created_at > ?"
+            args.append(after)
+        sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
+        args.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
+        return [_message(r) for r in rows]
+
+
+_MESSAGE_COLUMNS = (
+    "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
+    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
+)
+
+
+def _server(row: tuple[Any, ...]) -> MessageServer:
+    return MessageServer(
+        id=row[0],
+        name=row[1],
+        source_type=row[2],
+        source_id=row[3],
+        metadata=_loads(row[4]),
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+def _channel(row: tuple[Any, ...]) -> Channel:
+    return Channel(
+        id=row[0],
+        message_server_id=row[1],
+        name=row[2],
+        type=row[3],
+        source_type=row[4],
+        source_id=row[5],
+        topic=row[6],
+        metadata=_loads(row[7]),
+        created_at=row[8],
+        updated_at=row[9],
+    )
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(
+        id=row[0],
+        channel_id=row[1],
+        author_id=row[2],
+        author_name=row[3],
+        content=row[4],
+        raw_message=_loads(row[5]),
+        in_reply_to_root_message_id=row[6],
+        source_type=row[7],
+        source_id=row[8],
+        metadata=_loads(row[9]),
+        client_message_id=row[10],
+        created_at=row[11],
+        updated_at=row[12],
+    )

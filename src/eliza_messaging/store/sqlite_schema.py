@@ -1,0 +1,68 @@
+"""SQLite schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Append a new entry to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
+    (
+        1,
+        """
+        CREATE TABLE message_servers (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            source_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE channels (
+            id TEXT PRIMARY KEY,
+            message_server_id TEXT NOT NULL REFERENCES message_servers(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            source_type TEXT,
+            source_id TEXT,
+            topic TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX channels_server ON channels(message_server_id);
+        CREATE TABLE channel_participants (
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            entity_id TEXT NOT NULL,
+            PRIMARY KEY (channel_id, entity_id)
+        );
+        CREATE TABLE message_server_agents (
+            message_server_id TEXT NOT NULL REFERENCES message_servers(id) ON DELETE CASCADE,
+            agent_id TEXT NOT NULL,
+            PRIMARY KEY (message_server_id, agent_id)
+        );
+        CREATE TABLE central_messages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            author_id TEXT NOT NULL,
+            author_name TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL,
+            raw_message TEXT NOT NULL DEFAULT '{}',
+            in_reply_to_root_message_id TEXT,
+            source_type TEXT NOT NULL,
+            source_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            client_message_id TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX central_messages_channel_time ON central_messages(channel_id, created_at, seq);
+        CREATE UNIQUE INDEX central_messages_client_id
+            ON central_messages(channel_id, author_id, client_message_id)
+            WHERE client_message_id IS NOT NULL;
+        """,
+    ),
+)

@@ -1,0 +1,43 @@
+// A real socket.io-client 4.x, driven by the Python tests over stdin/stdout (one JSON object per line).
+// Commands in:  {op: "connect", url, options} | {op: "emit", event, data, ack, id} | {op: "disconnect"} | {op: "exit"}
+// Reports out:  {type: "connect", sid} | {type: "event", event, args} | {type: "ack", id, args}
+//               {type: "connect_error", message} | {type: "disconnect", reason} | {type: "error", message}
+const { io } = require('socket.io-client');
+const readline = require('readline');
+
+let socket = null;
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+
+function connect(url, options) {
+  socket = io(url, options || {});
+  socket.on('connect', () => out({ type: 'connect', sid: socket.id, transport: socket.io.engine.transport.name }));
+  socket.on('connect_error', (err) => out({ type: 'connect_error', message: String(err && err.message) }));
+  socket.on('disconnect', (reason) => out({ type: 'disconnect', reason }));
+  socket.io.engine.on('upgrade', (transport) => out({ type: 'upgrade', transport: transport.name }));
+  socket.onAny((event, ...args) => out({ type: 'event', event, args }));
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  let cmd;
+  try { cmd = JSON.parse(line); } catch (e) { out({ type: 'error', message: 'bad command: ' + line }); return; }
+  switch (cmd.op) {
+    case 'connect': connect(cmd.url, cmd.options); break;
+    case 'emit':
+      if (cmd.ack) {
+        socket.timeout(cmd.timeout || 10000).emit(cmd.event, cmd.data, (err, ...args) => {
+          out(err ? { type: 'ack_timeout', id: cmd.id } : { type: 'ack', id: cmd.id, args });
+        });
+      } else if (cmd.data === undefined) {
+        socket.emit(cmd.event);
+      } else {
+        socket.emit(cmd.event, cmd.data);
+      }
+      break;
+    case 'emit_raw_args': socket.emit(cmd.event, ...cmd.args); break;
+    case 'disconnect': socket && socket.disconnect(); break;
+    case 'exit': if (socket) socket.disconnect(); setTimeout(() => process.exit(0), 50); break;
+    default: out({ type: 'error', message: 'unknown op ' + cmd.op });
+  }
+});
+rl.on('close', () => { if (socket) socket.disconnect(); process.exit(0); });
