@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import engineio.payload
 import socketio
 from fastapi import FastAPI
 
@@ -39,6 +40,10 @@ class Components:
 
 
 def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
+    # A polling client batches whatever it queued into one POST; python-engineio refuses more
+    # than 16 packets per POST by default and the whole batch is lost. The POST's size is already
+    # bounded by max_http_buffer_size, so allow as many packets as that size can hold sensibly.
+    engineio.payload.Payload.max_decode_packets = settings.max_polling_packets
     return socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=settings.cors_origins,

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         100_000, validation_alias=AliasChoices("ELIZA_MAX_MESSAGE_CHARS", "max_message_chars")
     )
     max_frame_bytes: int = Field(1_000_000, validation_alias=AliasChoices("ELIZA_MAX_FRAME_BYTES", "max_frame_bytes"))
+    max_polling_packets: int = Field(
+        10_000, validation_alias=AliasChoices("ELIZA_MAX_POLLING_PACKETS", "max_polling_packets")
+    )
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
 

@@ -39,8 +39,12 @@ class NodeClient:
     @classmethod
     async def start(cls, url: str, **options: Any) -> NodeClient:
         proc = await asyncio.create_subprocess_exec(
-            NODE, str(JS_DIR / "driver.js"), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            cwd=JS_DIR, env={**os.environ},
+            NODE,
+            str(JS_DIR / "driver.js"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=JS_DIR,
+            env={**os.environ},
         )
         client = cls(asyncio.Queue(), proc)
         options.setdefault("reconnection", False)
@@ -67,10 +71,12 @@ class NodeClient:
         """Emit with an ack callback and return the first ack argument."""
         self._next_id += 1
         ident = self._next_id
-        await self.send({"op": "emit", "event": event, "data": data, "ack": True, "id": ident,
-                         "timeout": int(timeout * 1000)})
-        report = await self.wait_for(lambda r: r.get("id") == ident and r["type"] in ("ack", "ack_timeout"),
-                                     timeout=timeout + 2)
+        await self.send(
+            {"op": "emit", "event": event, "data": data, "ack": True, "id": ident, "timeout": int(timeout * 1000)}
+        )
+        report = await self.wait_for(
+            lambda r: r.get("id") == ident and r["type"] in ("ack", "ack_timeout"), timeout=timeout + 2
+        )
         assert report["type"] == "ack", f"no ack for {event} within {timeout}s"
         return report["args"][0] if report["args"] else None
 
@@ -90,8 +96,11 @@ class NodeClient:
     async def event(self, name: str, timeout: float = 10.0, where: Callable[[Any], bool] | None = None) -> Any:
         """The payload of the next ``name`` event (optionally the next one satisfying ``where``)."""
         report = await self.wait_for(
-            lambda r: r["type"] == "event" and r["event"] == name
-            and (where is None or where(r["args"][0] if r["args"] else None)),
+            lambda r: (
+                r["type"] == "event"
+                and r["event"] == name
+                and (where is None or where(r["args"][0] if r["args"] else None))
+            ),
             timeout,
         )
         return report["args"][0] if report["args"] else None
@@ -122,8 +131,12 @@ class NodeClient:
 async def run_script(script: str, env: dict[str, str], timeout: float = 30.0) -> str:
     """Run one of the fixed-scenario clients in tests/js and return what it printed."""
     proc = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / script), cwd=JS_DIR, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        NODE,
+        str(JS_DIR / script),
+        cwd=JS_DIR,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     return out.decode(errors="replace")

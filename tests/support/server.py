@@ -40,9 +40,24 @@ class ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "eliza_messaging.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--log-level", self.log_level],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "eliza_messaging.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                self.log_level,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -38,16 +38,103 @@ ReplySource = Literal["rule", "memory", "fallback", "empty"]
 # "you" is the subject ("I") when a verb follows it or when a question inverts it
 # ("are you ...", "do you ..."); otherwise it is the object ("me").
 _SUBJECT_FOLLOWERS = frozenset(
-    """
-    are were was am can could will would should shall must may might have has had do does did
-    not never always really just also still only seem seemed think thought feel felt know knew
-    want wanted need needed like liked love loved hate hated make made say said keep kept
-    understand understood remind reminded hear heard see saw tell told go went get got give
-    gave look looked sound sounded care cared mean meant cannot
-    """.split()
+    {
+        "are",
+        "were",
+        "was",
+        "am",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "must",
+        "may",
+        "might",
+        "have",
+        "has",
+        "had",
+        "do",
+        "does",
+        "did",
+        "not",
+        "never",
+        "always",
+        "really",
+        "just",
+        "also",
+        "still",
+        "only",
+        "seem",
+        "seemed",
+        "think",
+        "thought",
+        "feel",
+        "felt",
+        "know",
+        "knew",
+        "want",
+        "wanted",
+        "need",
+        "needed",
+        "like",
+        "liked",
+        "love",
+        "loved",
+        "hate",
+        "hated",
+        "make",
+        "made",
+        "say",
+        "said",
+        "keep",
+        "kept",
+        "understand",
+        "understood",
+        "remind",
+        "reminded",
+        "hear",
+        "heard",
+        "see",
+        "saw",
+        "tell",
+        "told",
+        "go",
+        "went",
+        "get",
+        "got",
+        "give",
+        "gave",
+        "look",
+        "looked",
+        "sound",
+        "sounded",
+        "care",
+        "cared",
+        "mean",
+        "meant",
+        "cannot",
+    }
 )
 _QUESTION_OPENERS = frozenset(
-    "are were was do does did can could will would should shall have has had".split()
+    {
+        "are",
+        "were",
+        "was",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "have",
+        "has",
+        "had",
+    }
 )
 _MAX_CLAUSE_WORDS = 60
 _MAX_INPUT_CHARS = 4000
@@ -121,8 +208,7 @@ def strip_address(text: str, agent_name: str) -> str:
     if pattern is None:
         return text.strip()
     text = re.sub(r"^\s*" + pattern + r"[\s,:;.!\-]*", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"(?:,\s*@?|\s+@)" + pattern.removeprefix("@?") + r"[\s.!?]*$", "", text,
-                  flags=re.IGNORECASE)
+    text = re.sub(r"(?:,\s*@?|\s+@)" + pattern.removeprefix("@?") + r"[\s.!?]*$", "", text, flags=re.IGNORECASE)
     return text.strip()
 
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything the tests need from nothing, then runs lint, types and every test.
+# This is the README's test command; .ci/run calls it too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+for dir in tests/js tests/js-legacy; do
+  if [ -f "$dir/package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+
+.venv/bin/ruff check src tests
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
