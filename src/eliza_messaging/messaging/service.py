@@ -14,7 +14,7 @@ from typing import Any
 from ..fanout.base import Fanout
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
-from ..protocol.types import DEFAULT_SERVER_ID, Event
+from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
 from ..queue.base import MessageQueue
 from ..store.base import Store
 from ..store.records import Channel, Message, MessageServer
@@ -23,6 +23,7 @@ from .channels import Channels
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .presence import Presence
+from .replies import ReplyEvent, ReplyWatchers
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class MessagingService:
         self.limits = limits or Limits()
         self.channels = Channels(store)
         self.presence = Presence()
+        self.replies = ReplyWatchers()
 
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start."""
@@ -170,6 +172,107 @@ class MessagingService:
         if channel_id not in self.presence.get(sid).rooms:
             await self.fanout.enter_room(sid, channel_id)
             self.presence.join(sid, channel_id, sender_id)
+
+    # agent replies ----------------------------------------------------------------------
+    # What the room sees for one message an agent takes, in order: controlMessage disable_input,
+    # THINKING, messageStreamChunk per piece, the stored reply as messageBroadcast (or
+    # messageStreamError), controlMessage enable_input, messageComplete.
+
+    async def begin_reply(self, agent_id: str, channel: Channel, trigger: Message, reply_id: str) -> None:
+        await self.fanout.emit(
+            Event.CONTROL_MESSAGE, payloads.control_message("disable_input", channel.id, agent_id), room=channel.id
+        )
+        await self.fanout.emit(
+            Event.MESSAGE,
+            {
+                "type": SocketMessageType.THINKING,
+                "payload": {
+                    **payloads.thinking(agent_id=agent_id, channel_id=channel.id, message_id=reply_id),
+                    "inReplyTo": trigger.id,
+                },
+            },
+            room=channel.id,
+        )
+        self.replies.notify(ReplyEvent("thinking", agent_id, channel.id, trigger.id, reply_id))
+
+    async def reply_chunk(
+        self, agent_id: str, channel: Channel, trigger: Message, reply_id: str, chunk: str, index: int
+    ) -> None:
+        await self.fanout.emit(
+            Event.MESSAGE_STREAM_CHUNK,
+            payloads.stream_chunk(
+                message_id=reply_id, chunk=chunk, index=index, agent_id=agent_id, channel_id=channel.id
+            ),
+            room=channel.id,
+        )
+        self.replies.notify(ReplyEvent("chunk", agent_id, channel.id, trigger.id, reply_id, chunk, index))
+
+    async def finish_reply(
+        self,
+        *,
+        agent_id: str,
+        agent_name: str,
+        channel: Channel,
+        trigger: Message,
+        reply_id: str,
+        text: str,
+        metadata: JsonObject | None = None,
+    ) -> Message:
+        """Store the agent's reply, then broadcast it and hand it to the other agents."""
+        now = now_ms()
+        reply = Message(
+            id=reply_id,
+            channel_id=channel.id,
+            author_id=agent_id,
+            author_name=agent_name,
+            content=text,
+            source_type="agent_response",
+            created_at=max(now, trigger.created_at + 1),
+            updated_at=now,
+            raw_message={
+                "senderName": agent_name,
+                "source": "agent_response",
+                "attachments": [],
+                "serverId": channel.message_server_id,
+            },
+            in_reply_to_root_message_id=trigger.id,
+            metadata={"agentName": agent_name, **(metadata or {})},
+        )
+        await self.store_message(reply)
+        await self.publish(reply, channel)
+        self.replies.notify(ReplyEvent("reply", agent_id, channel.id, trigger.id, reply_id, text, message=reply))
+        return reply
+
+    async def fail_reply(
+        self, agent_id: str, channel: Channel, trigger: Message, reply_id: str, error: str, partial: str
+    ) -> None:
+        await self.fanout.emit(
+            Event.MESSAGE_STREAM_ERROR,
+            payloads.stream_error(
+                message_id=reply_id, channel_id=channel.id, agent_id=agent_id, error=error, partial_text=partial
+            ),
+            room=channel.id,
+        )
+        self.replies.notify(ReplyEvent("error", agent_id, channel.id, trigger.id, reply_id, error))
+
+    async def end_reply(self, agent_id: str, channel: Channel, trigger: Message, *, took_it: bool) -> None:
+        """Agent processing of ``trigger`` is over: re-enable input (if it was disabled) and say complete."""
+        if took_it:
+            await self.fanout.emit(
+                Event.CONTROL_MESSAGE,
+                payloads.control_message("enable_input", channel.id, agent_id),
+                room=channel.id,
+            )
+        await self.fanout.emit(
+            Event.MESSAGE_COMPLETE,
+            {
+                **payloads.message_complete(channel.id, channel.message_server_id),
+                "agentId": agent_id,
+                "inReplyTo": trigger.id,
+            },
+            room=channel.id,
+        )
+        self.replies.notify(ReplyEvent("done", agent_id, channel.id, trigger.id, ignored=not took_it))
 
     # typing -----------------------------------------------------------------------------
 
