@@ -16,10 +16,13 @@ import socketio
 from fastapi import FastAPI
 
 from . import __version__
+from .agents.character import Character, default_character, load_character
+from .agents.registry import AgentRegistry
+from .agents.runtime import AgentOptions
 from .config import Settings
 from .fanout.socketio import SocketIOFanout, create_client_manager
 from .gateway import json_codec
-from .gateway.http import health, messages, servers
+from .gateway.http import agents, health, messages, servers
 from .gateway.http.responses import install_error_handlers
 from .gateway.socketio import SocketGateway
 from .messaging.service import MessagingService
@@ -37,6 +40,7 @@ class Components:
     sio: socketio.AsyncServer
     queue: InProcessQueue
     messaging: MessagingService
+    agents: AgentRegistry
 
 
 def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
@@ -66,7 +70,22 @@ def build_components(settings: Settings) -> Components:
     limits = Limits(max_text_chars=settings.max_message_chars)
     messaging = MessagingService(store, SocketIOFanout(sio), queue, limits)
     SocketGateway(sio, messaging, api_key=settings.server_api_key)
-    return Components(settings, store, sio, queue, messaging)
+    agents = AgentRegistry(
+        load_characters(settings.characters),
+        messaging,
+        default_provider=settings.model_provider,
+        options=AgentOptions(
+            history_limit=settings.agent_history_limit,
+            timeout_s=settings.agent_timeout_s,
+            max_agent_chain=settings.agent_max_chain,
+        ),
+    )
+    return Components(settings, store, sio, queue, messaging, agents)
+
+
+def load_characters(paths: list[str]) -> list[Character]:
+    """The characters named in settings, or the default "Eliza" when none are."""
+    return [load_character(p) for p in paths] if paths else [default_character()]
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -77,17 +96,21 @@ def create_app(settings: Settings | None = None) -> Any:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await parts.store.open()
         await parts.messaging.start()
+        await parts.agents.start()
         try:
             yield
         finally:
+            await parts.agents.close()
             await parts.queue.close()
             await parts.store.close()
 
     api = FastAPI(title="eliza-messaging", version=__version__, lifespan=lifespan)
     api.state.messaging = parts.messaging
     api.state.components = parts
+    api.state.agents = parts.agents
     install_error_handlers(api)
     api.include_router(health.router)
+    api.include_router(agents.router)
     api.include_router(messages.router, prefix="/api/messaging")
     api.include_router(servers.router, prefix="/api/messaging")
     app = socketio.ASGIApp(parts.sio, other_asgi_app=api, socketio_path="socket.io")

@@ -28,6 +28,10 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="debug shows every Socket.IO event in and out (LOG_LEVEL, default info)")
     ] = None,
+    character: Annotated[
+        list[Path] | None,
+        typer.Option(help="A character JSON file (repeatable; ELIZA_CHARACTERS); default: the classic Eliza"),
+    ] = None,
 ) -> None:
     """Start the server with the embedded defaults (SQLite, in-process fanout and queue)."""
     import uvicorn
@@ -39,6 +43,8 @@ def serve(
         for k, v in {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}.items()
         if v is not None
     }
+    if character:
+        overrides["characters"] = [str(p) for p in character]
     settings = Settings(**overrides)
     logs.configure(settings.log_level)
     app = create_app(settings)

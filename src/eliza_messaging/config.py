@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,22 @@ class Settings(BaseSettings):
     )
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
+
+    characters: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ELIZA_CHARACTERS", "characters")
+    )
+    model_provider: str = Field("eliza", validation_alias=AliasChoices("ELIZA_MODEL_PROVIDER", "model_provider"))
+    agent_history_limit: int = Field(32, validation_alias=AliasChoices("ELIZA_AGENT_HISTORY", "agent_history_limit"))
+    agent_timeout_s: float = Field(60.0, validation_alias=AliasChoices("ELIZA_AGENT_TIMEOUT", "agent_timeout_s"))
+    agent_max_chain: int = Field(2, validation_alias=AliasChoices("ELIZA_AGENT_MAX_CHAIN", "agent_max_chain"))
+
+    @field_validator("characters", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        """``ELIZA_CHARACTERS`` is a comma-separated list of character files."""
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
 
     @property
     def sqlite_path(self) -> Path:

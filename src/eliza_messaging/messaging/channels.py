@@ -108,10 +108,14 @@ class Channels:
                     )
                 )
             )
-        if participant and (channel_id, participant) not in self._members:
-            await self._store.add_participants(channel_id, [participant])
-            self._members.add((channel_id, participant))
+        if participant:
+            await self.add_member(channel_id, participant)
         return channel
+
+    async def add_member(self, channel_id: str, entity_id: str) -> None:
+        if (channel_id, entity_id) not in self._members:
+            await self._store.add_participants(channel_id, [entity_id])
+            self._members.add((channel_id, entity_id))
 
 
 def _type_was_guessed(channel: Channel) -> bool:

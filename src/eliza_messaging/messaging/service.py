@@ -83,6 +83,8 @@ class MessagingService:
 
     async def join(self, sid: str, command: JoinChannel) -> JsonObject:
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.entity_id)
+        if command.agent_id:  # the client brings an agent into the channel (ElizaOS: agentId on join)
+            await self._add_member(command.channel_id, command.agent_id)
         await self.fanout.enter_room(sid, command.channel_id)
         fresh = self.presence.join(sid, command.channel_id, command.entity_id)
         joined = payloads.channel_joined(command.channel_id, channel.message_server_id, command.agent_id)
@@ -244,15 +246,23 @@ class MessagingService:
         return reply
 
     async def fail_reply(
-        self, agent_id: str, channel: Channel, trigger: Message, reply_id: str, error: str, partial: str
+        self,
+        agent_id: str,
+        channel: Channel,
+        trigger: Message,
+        reply_id: str,
+        error: str,
+        partial: str,
+        *,
+        superseded: bool = False,
     ) -> None:
-        await self.fanout.emit(
-            Event.MESSAGE_STREAM_ERROR,
-            payloads.stream_error(
-                message_id=reply_id, channel_id=channel.id, agent_id=agent_id, error=error, partial_text=partial
-            ),
-            room=channel.id,
+        body = payloads.stream_error(
+            message_id=reply_id, channel_id=channel.id, agent_id=agent_id, error=error, partial_text=partial
         )
+        body["inReplyTo"] = trigger.id
+        if superseded:
+            body["superseded"] = True
+        await self.fanout.emit(Event.MESSAGE_STREAM_ERROR, body, room=channel.id)
         self.replies.notify(ReplyEvent("error", agent_id, channel.id, trigger.id, reply_id, error))
 
     async def end_reply(self, agent_id: str, channel: Channel, trigger: Message, *, took_it: bool) -> None:
@@ -290,6 +300,12 @@ class MessagingService:
         self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> list[Message]:
         return await self.store.list_messages(channel_id, limit=limit, before=before, after=after)
+
+    async def _add_member(self, channel_id: str, entity_id: str) -> None:
+        try:
+            await self.channels.add_member(channel_id, entity_id)
+        except Exception as exc:
+            raise StorageUnavailable(f"Could not add {entity_id} to channel {channel_id}; try again.") from exc
 
     async def _ensure_channel(
         self, channel_id: str, server_id: str, metadata: JsonObject, participant: str | None

@@ -1,0 +1,1 @@
+"""Agents: characters, deciding whether to answer, context from memory, streaming replies."""

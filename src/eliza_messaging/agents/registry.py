@@ -1,0 +1,57 @@
+"""All agents of this server: built from characters at start, registered in the memory, listed by REST."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+from ..messaging.service import MessagingService
+from ..models.factory import create_model
+from ..protocol.types import DEFAULT_SERVER_ID
+from .character import Character
+from .runtime import Agent, AgentOptions
+
+log = logging.getLogger(__name__)
+
+
+class AgentRegistry:
+    def __init__(
+        self,
+        characters: Sequence[Character],
+        messaging: MessagingService,
+        *,
+        default_provider: str = "eliza",
+        options: AgentOptions | None = None,
+        env: Mapping[str, str] = os.environ,
+    ) -> None:
+        names = [c.name.lower() for c in characters]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"Two characters share the name {duplicates[0]!r}; give each agent its own name.")
+        self.messaging = messaging
+        self.agents: dict[str, Agent] = {}
+        for character in characters:
+            provider = character.setting("model_provider") or character.setting("modelProvider") or default_provider
+            model = create_model(
+                provider, {k: str(v) for k, v in character.settings.items() if not isinstance(v, dict)}, env
+            )
+            self.agents[character.id] = Agent(character, model, messaging, options)
+
+    async def start(self) -> None:
+        """Register every agent on the default message server and subscribe it to the queue."""
+        for agent in self.agents.values():
+            await self.messaging.store.add_server_agent(DEFAULT_SERVER_ID, agent.id)
+            self.messaging.queue.subscribe(f"agent:{agent.id}", agent.on_message)
+            log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
+
+    async def close(self) -> None:
+        for agent in self.agents.values():
+            await agent.close()
+
+    def get(self, agent_id: str) -> Agent | None:
+        return self.agents.get(agent_id)
+
+    def by_name(self, name: str) -> Agent | None:
+        wanted = name.strip().lower()
+        return next((a for a in self.agents.values() if a.name.lower() == wanted), None)

@@ -1,0 +1,188 @@
+"""One agent at work: it takes messages from the queue and answers them, channel by channel.
+
+Each channel has its own lane, so many channels are answered at once while one channel's
+replies come in order. A newer message the agent will answer supersedes a reply still being
+generated in that channel: the old stream ends with ``messageStreamError`` (``superseded``)
+and the input is re-enabled, so no client is left with a stuck input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from ..messaging.clock import new_id
+from ..messaging.service import MessagingService
+from ..models.base import GenerationRequest, ModelError, TextModel
+from ..store.records import Channel, Message
+from .character import Character
+from .context import build_request
+from .decision import Verdict, reply_depth, takes_part, verdict
+
+log = logging.getLogger(__name__)
+
+SUPERSEDED = "Superseded by a newer message in this channel."
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    history_limit: int = 32
+    timeout_s: float = 60.0
+    max_agent_chain: int = 2
+    seed: int | None = None
+
+
+class _Lane:
+    """The queue of messages one agent will handle in one channel, and the reply in progress."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[Message, Channel]] = asyncio.Queue()
+        self.current: asyncio.Task[None] | None = None
+        self.worker: asyncio.Task[None] | None = None
+
+
+class Agent:
+    def __init__(
+        self, character: Character, model: TextModel, messaging: MessagingService, options: AgentOptions | None = None
+    ) -> None:
+        self.character = character
+        self.model = model
+        self.messaging = messaging
+        self.options = options or AgentOptions()
+        self._lanes: dict[str, _Lane] = {}
+        self.status = "active"
+
+    @property
+    def id(self) -> str:
+        return self.character.id
+
+    @property
+    def name(self) -> str:
+        return self.character.name
+
+    # intake (called by the queue, one message at a time) ---------------------------------
+
+    async def on_message(self, message: Message, channel: Channel) -> None:
+        if message.author_id == self.id:
+            return
+        participants = await self.messaging.store.list_participants(channel.id)
+        if not takes_part(self.id, channel, message, participants):
+            return
+        lane = self._lanes.get(channel.id)
+        if lane is None:
+            lane = self._lanes[channel.id] = _Lane()
+            lane.worker = asyncio.create_task(self._work(lane), name=f"agent {self.name} channel {channel.id}")
+        quick = await self._verdict(message, channel)
+        if quick is Verdict.ANSWER and lane.current is not None and not lane.current.done():
+            lane.current.cancel(SUPERSEDED)
+        lane.queue.put_nowait((message, channel))
+
+    async def _verdict(self, message: Message, channel: Channel) -> Verdict:
+        replied_to_author = None
+        if message.in_reply_to_root_message_id:
+            original = await self.messaging.store.get_message(message.in_reply_to_root_message_id)
+            replied_to_author = original.author_id if original else None
+        return verdict(
+            agent_id=self.id,
+            agent_name=self.name,
+            channel=channel,
+            message=message,
+            replied_to_author=replied_to_author,
+            max_agent_chain=self.options.max_agent_chain,
+        )
+
+    async def _work(self, lane: _Lane) -> None:
+        while True:
+            message, channel = await lane.queue.get()
+            lane.current = asyncio.create_task(self._handle(message, channel))
+            with contextlib.suppress(asyncio.CancelledError):
+                await lane.current
+            lane.current = None
+
+    # one message ------------------------------------------------------------------------
+
+    async def _handle(self, trigger: Message, channel: Channel) -> None:
+        history = await self.messaging.store.list_messages(
+            channel.id, limit=self.options.history_limit, before=trigger.created_at + 1
+        )
+        request = build_request(
+            self.character, history, trigger, timeout_s=self.options.timeout_s, seed=self.options.seed
+        )
+        decided = await self._verdict(trigger, channel)
+        if decided is Verdict.ASK_MODEL:
+            try:
+                decided = Verdict.ANSWER if await self.model.should_respond(request) else Verdict.IGNORE
+            except Exception:
+                log.exception("should_respond failed", extra={"agent": self.name})
+                decided = Verdict.IGNORE
+        if decided is Verdict.IGNORE:
+            await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
+            return
+        await self._answer(trigger, channel, request)
+
+    async def _answer(self, trigger: Message, channel: Channel, request: GenerationRequest) -> None:
+        reply_id = new_id()
+        pieces: list[str] = []
+        await self.messaging.begin_reply(self.id, channel, trigger, reply_id)
+        try:
+            async with asyncio.timeout(self.options.timeout_s):
+                async for piece in self.model.stream(request):
+                    if not piece:
+                        continue
+                    pieces.append(piece)
+                    await self.messaging.reply_chunk(self.id, channel, trigger, reply_id, piece, len(pieces) - 1)
+            text = "".join(pieces).strip()
+            if not text:
+                raise ModelError(f"{self.name}'s model returned an empty reply.")
+            await self.messaging.finish_reply(
+                agent_id=self.id,
+                agent_name=self.name,
+                channel=channel,
+                trigger=trigger,
+                reply_id=reply_id,
+                text=text,
+                metadata={"actions": ["REPLY"], "replyDepth": reply_depth(trigger) + 1, "model": self.model.name},
+            )
+        except asyncio.CancelledError:
+            await self._end_with_error(trigger, channel, reply_id, SUPERSEDED, pieces, superseded=True)
+            raise
+        except TimeoutError:
+            error = f"{self.name} did not finish replying within {self.options.timeout_s:g} s."
+            await self._end_with_error(trigger, channel, reply_id, error, pieces)
+        except ModelError as exc:
+            await self._end_with_error(trigger, channel, reply_id, str(exc), pieces)
+        except Exception as exc:
+            log.exception("agent reply failed", extra={"agent": self.name, "channel": channel.id})
+            await self._end_with_error(trigger, channel, reply_id, f"{self.name} failed to reply: {exc}", pieces)
+        else:
+            await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
+
+    async def _end_with_error(
+        self,
+        trigger: Message,
+        channel: Channel,
+        reply_id: str,
+        error: str,
+        pieces: list[str],
+        *,
+        superseded: bool = False,
+    ) -> None:
+        await self.messaging.fail_reply(
+            self.id, channel, trigger, reply_id, error, "".join(pieces), superseded=superseded
+        )
+        await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
+
+    async def close(self) -> None:
+        for lane in self._lanes.values():
+            for task in (lane.current, lane.worker):
+                if task is not None:
+                    task.cancel()
+        for lane in self._lanes.values():
+            for task in (lane.current, lane.worker):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        self._lanes.clear()
+        await self.model.aclose()

@@ -1,0 +1,46 @@
+"""Agents as ElizaOS lists them: ``GET /api/agents`` and ``GET /api/agents/:id``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ...agents.registry import AgentRegistry
+from ...agents.runtime import Agent
+from ...messaging.errors import NotFound
+from .deps import require_uuid
+from .responses import JsonResponse, ok
+
+router = APIRouter()
+
+
+def _registry(request: Request) -> AgentRegistry:
+    registry: AgentRegistry = request.app.state.agents
+    return registry
+
+
+def agent_view(agent: Agent) -> dict[str, Any]:
+    character = agent.character
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "characterName": agent.name,
+        "status": agent.status,
+        "bio": list(character.bio),
+        "model": agent.model.name,
+    }
+
+
+@router.get("/api/agents", summary="All agents on this server")
+async def list_agents(request: Request) -> JsonResponse:
+    return ok({"agents": [agent_view(a) for a in _registry(request).agents.values()]})
+
+
+@router.get("/api/agents/{agent_id}", summary="One agent")
+async def get_agent(agent_id: str, request: Request) -> JsonResponse:
+    require_uuid(agent_id, "agentId")
+    agent = _registry(request).get(agent_id)
+    if agent is None:
+        raise NotFound(f"No agent {agent_id} on this server; GET /api/agents lists them.", field="agentId")
+    return ok(agent_view(agent))
