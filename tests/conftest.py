@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.support.node import NodeClient, ensure_node_modules
 from tests.support.server import ServerProcess
 

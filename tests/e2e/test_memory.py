@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.support.server import ServerProcess

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.support.server import ServerProcess

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.conftest import new_id
 from tests.support.node import run_script
 from tests.support.server import ServerProcess

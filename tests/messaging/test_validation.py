@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.conftest import new_id
 
 from eliza_messaging.messaging.errors import InvalidPayload, PayloadTooLarge
 from eliza_messaging.messaging.validation import Limits, parse_join, parse_send
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
+from tests.conftest import new_id
 
 LIMITS = Limits()
 

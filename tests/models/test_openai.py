@@ -84,9 +84,7 @@ async def test_sends_system_prompt_turns_and_options(fake: FakeOpenAI, model: Op
         ChatTurn("assistant", "Hello Bob."),
         ChatTurn("user", "How are you?"),
     )
-    req = GenerationRequest(
-        turns=turns, agent_name="Ada", max_tokens=77, temperature=0.2, seed=5, stop=("\nUser:",)
-    )
+    req = GenerationRequest(turns=turns, agent_name="Ada", max_tokens=77, temperature=0.2, seed=5, stop=("\nUser:",))
     await run(model, req)
     sent = fake.last_request
     assert sent.messages == [

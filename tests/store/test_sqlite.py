@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import new_id
 
 from eliza_messaging.store.records import Channel, Message, MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
+from tests.conftest import new_id
 
 SERVER = "00000000-0000-0000-0000-000000000000"
 

@@ -2,7 +2,7 @@
 
 Each channel has its own lane, so many channels are answered at once while one channel's
 replies come in order. A newer message the agent will answer supersedes a reply still being
-generated in that channel: the old stream ends with ``messageStreamError`` (``superseded``)
+generated in that channel (when a person sent it): the old stream ends with ``messageStreamError`` (``superseded``)
 and the input is re-enabled, so no client is left with a stuck input.
 """
 
@@ -75,7 +75,9 @@ class Agent:
             lane = self._lanes[channel.id] = _Lane()
             lane.worker = asyncio.create_task(self._work(lane), name=f"agent {self.name} channel {channel.id}")
         quick = await self._verdict(message, channel)
-        if quick is Verdict.ANSWER and lane.current is not None and not lane.current.done():
+        # Only a person's newer message supersedes: another agent's reply is answered after ours.
+        supersedes = quick is Verdict.ANSWER and reply_depth(message) == 0
+        if supersedes and lane.current is not None and not lane.current.done():
             lane.current.cancel(SUPERSEDED)
         lane.queue.put_nowait((message, channel))
 

@@ -106,7 +106,7 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "uncle",
             "cousin",
         ),
-        "desire": ("want", "need", "crave", "desire", "wish"),
+        "desire": ("want", "need", "crave", "desire"),
         "sad": (
             "sad",
             "unhappy",
@@ -313,7 +313,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         _r("*", "Memories can tell us a lot. What else do you recall?", "Why is that memory with you now?"),
     ),
     _kw(
-        "dream",
+        "dream dreamed dreaming",
         4,
         _r(
             "* i dreamed +",
@@ -370,9 +370,9 @@ KEYWORDS: tuple[Keyword, ...] = (
         _r(
             "* my +",
             "Your {2}. Tell me more.",
-            "Why does your {2} matter so much to you?",
-            "What else comes to mind about your {2}?",
-            "How long has your {2} been on your mind?",
+            "Why do you say your {2}?",
+            "You mention your {2}. What does that mean to you?",
+            "What else comes to mind when you think of your {2}?",
         ),
     ),
     _kw(
@@ -609,7 +609,7 @@ KEYWORDS: tuple[Keyword, ...] = (
         "why",
         0,
         _r(
-            "* why do you not +",
+            "* why do not you +",
             "Do you think I should {2}?",
             "Would you like me to {2}?",
             "Perhaps I will {2} in time.",
@@ -658,9 +658,9 @@ MEMORY_RULES: tuple[Rule, ...] = (
     _r(
         "* my +",
         "Earlier you mentioned your {2}. Shall we come back to that?",
-        "Does this have anything to do with your {2}?",
-        "A while ago you spoke about your {2}. How do you feel about it now?",
-        "Let's return to your {2} for a moment.",
+        "Does this connect to what you said about your {2}?",
+        "A while ago you told me your {2}. How do you feel about it now?",
+        "Let's go back to what you said about your {2}.",
     ),
 )
 

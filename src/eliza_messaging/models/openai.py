@@ -231,7 +231,7 @@ class OpenAIModel:
                 if "event-stream" not in content_type:
                     # The server ignored stream=True: read its body as one completion.
                     body = await self._within(deadline, stream.response.aread())
-                    text = self._parse_body(body, model, request.size)
+                    text = self._parse_body(body)
                     if text:
                         produced = True
                         yield text
@@ -354,7 +354,7 @@ class OpenAIModel:
             raise ModelError(self._not_openai_format())
         return text
 
-    def _parse_body(self, body: bytes, model: str, size: ModelSize) -> str:
+    def _parse_body(self, body: bytes) -> str:
         """A completion sent as plain JSON (or SSE with the wrong content type)."""
         text = body.decode("utf-8", "replace")
         try:
