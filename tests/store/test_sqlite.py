@@ -11,6 +11,7 @@ import pytest
 
 from eliza_messaging.store.records import Channel, Message, MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
+from eliza_messaging.store.sqlite_schema import MIGRATIONS
 from tests.conftest import new_id
 
 SERVER = "00000000-0000-0000-0000-000000000000"
@@ -93,5 +94,5 @@ async def test_reopening_keeps_data_and_does_not_rerun_migrations(tmp_path: Path
     assert await second.ping()
     await second.close()
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_migrations").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(version,) for version, _ in MIGRATIONS]  # each applied exactly once
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
