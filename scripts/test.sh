@@ -12,7 +12,8 @@ for dir in tests/js tests/js-legacy; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+bash scripts/install-browser.sh
 
-.venv/bin/ruff check src tests
+.venv/bin/ruff check src tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
