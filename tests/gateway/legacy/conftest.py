@@ -52,6 +52,8 @@ class TestApp:
     sio: LegacyCompatibleAsyncServer
     asgi: Any
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connect_calls: int = 0
+    disconnects: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build_test_app(**server_kwargs: Any) -> TestApp:
@@ -63,6 +65,7 @@ def build_test_app(**server_kwargs: Any) -> TestApp:
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        app.connect_calls += 1
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if query.get("reject") == "1" or (isinstance(auth, dict) and auth.get("reject") == "1"):
             raise socketio.exceptions.ConnectionRefusedError("rejected by the test app")
@@ -73,6 +76,10 @@ def build_test_app(**server_kwargs: Any) -> TestApp:
             "auth": auth,
             "legacy": is_legacy(sio, sid),
         }
+
+    @sio.event
+    async def disconnect(sid: str, reason: str) -> None:
+        app.disconnects.append((sid, reason))
 
     @sio.event
     async def whoami(sid: str) -> dict[str, Any]:
@@ -97,6 +104,20 @@ def build_test_app(**server_kwargs: Any) -> TestApp:
         return await sio.call("question", data, to=sid, timeout=5)
 
     return app
+
+
+@pytest.fixture
+def non_ascii_json() -> types.SimpleNamespace:
+    """The orjson-like ``json`` module (non-ASCII text written as is)."""
+    return _non_ascii_json()
+
+
+@pytest.fixture
+def app_factory() -> Iterator[Any]:
+    """``build_test_app`` for in-process tests; restores the process-wide JSON modules afterwards."""
+    saved = engineio.packet.Packet.json, socketio.packet.Packet.json
+    yield build_test_app
+    engineio.packet.Packet.json, socketio.packet.Packet.json = saved
 
 
 # ------------------------------------------------------------------------------ live server

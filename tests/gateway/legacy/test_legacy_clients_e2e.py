@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import LiveServer
+    from .conftest import LiveServer
 
 ENTITY_ID = "0f0e0d0c-0b0a-4909-8807-060504030201"
 ECHO_TEXT = {"text": 'héllo wörld – 你好 😀 \u2028 "quoted" \\ back', "n": 42, "list": [1, None, True]}

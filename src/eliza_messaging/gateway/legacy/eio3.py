@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 
 Packet = eio_packet.Packet
 
@@ -41,8 +42,8 @@ MESSAGE = eio_packet.MESSAGE
 BINARY_CONTENT_TYPE = "application/octet-stream"
 TEXT_CONTENT_TYPE = "text/plain; charset=UTF-8"
 JSONP_CONTENT_TYPE = "text/javascript; charset=UTF-8"
-#: Upper bound of packets taken from one POST body (python-engineio uses 16 for protocol 4;
-#: old clients batch every emit buffered during a poll cycle, so allow more).
+#: Least upper bound of packets taken from one POST body (python-engineio's default for protocol 4
+#: is 16; old clients batch every emit buffered during a poll cycle, so allow more).
 MAX_DECODE_PACKETS = 256
 #: engine.io-parser gives up on length fields longer than this many digits.
 _MAX_LENGTH_DIGITS = 310
@@ -63,6 +64,11 @@ class TextFlavor(StrEnum):
 
 class PayloadError(ValueError):
     """A polling payload or packet that does not follow Engine.IO protocol 3."""
+
+
+def packet_limit() -> int:
+    """Packets accepted per payload: ``MAX_DECODE_PACKETS``, or more if the app raised engineio's limit."""
+    return max(MAX_DECODE_PACKETS, int(eio_payload.Payload.max_decode_packets))
 
 
 # --------------------------------------------------------------------------- packets
@@ -235,6 +241,7 @@ def decode_text_payload(payload: str, flavor: TextFlavor = TextFlavor.UNKNOWN) -
         raise PayloadError("empty payload")
     units = payload.encode("utf-16-le", "surrogatepass")
     packets: list[Any] = []
+    limit = packet_limit()
     pos = 0
     end = len(units)
     while pos < end:
@@ -256,7 +263,7 @@ def decode_text_payload(payload: str, flavor: TextFlavor = TextFlavor.UNKNOWN) -
             continue  # "0:" is the empty payload
         text, flavor = _from_utf8_bytes_string(text, flavor)
         packets.append(decode_text_packet(text))
-        if len(packets) > MAX_DECODE_PACKETS:
+        if len(packets) > limit:
             raise PayloadError("too many packets in payload")
     return packets, flavor
 
@@ -284,6 +291,7 @@ def decode_binary_payload(payload: bytes) -> list[Any]:
     if not payload:
         raise PayloadError("empty payload")
     packets: list[Any] = []
+    limit = packet_limit()
     pos = 0
     end = len(payload)
     while pos < end:
@@ -310,7 +318,7 @@ def decode_binary_payload(payload: bytes) -> list[Any]:
                 raise PayloadError(f"text packet is not UTF-8: {exc}") from exc
         else:
             packets.append(decode_binary_packet(body))
-        if len(packets) > MAX_DECODE_PACKETS:
+        if len(packets) > limit:
             raise PayloadError("too many packets in payload")
     return packets
 

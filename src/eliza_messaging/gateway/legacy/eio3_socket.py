@@ -119,6 +119,9 @@ class EIO3Socket(async_socket.AsyncSocket):  # type: ignore[misc]
                 await self.receive(pkt)
         except eio3.PayloadError as exc:
             self.server.logger.info("%s: bad protocol 3 payload: %s", self.sid, exc)
+            # close without waiting for the queue to drain (nobody may poll it again); the
+            # server then answers 400 and forgets the session
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
             raise exceptions.EngineIOError(str(exc)) from exc
 
     def decode_post_body(self, body: bytes, content_type: str | None) -> list[Any]:

@@ -112,6 +112,7 @@ class LegacyEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
             _CURRENT.reset(token)
 
     def _classify_request(self, environ: dict[str, Any]) -> None:
+        """Note what the request means for protocol 3, before python-engineio checks its version."""
         state = _CURRENT.get()
         if state is None:
             return
