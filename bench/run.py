@@ -1,10 +1,12 @@
-"""Benchmark the send path: start a real server, drive it with bench/send_load.js, print the figures.
+"""Benchmarks against a real server process, driven by real socket.io-client sockets.
 
-    .venv/bin/python bench/run.py [--clients 20 --messages 200 --rooms 10 --window 10 --transport websocket]
+    .venv/bin/python bench/run.py send  [--clients 20 --messages 200 --rooms 10 --window 10 --transport websocket]
+    .venv/bin/python bench/run.py agent [--clients 10 --messages 20]
 
-Agents are kept out of the measurement (a character in a room nobody uses), so this measures
-validate -> store (group commit) -> broadcast -> ack. Run on an otherwise idle machine and
-compare figures only from the same machine.
+``send`` measures validate -> store (group commit) -> broadcast -> ack in group rooms, where the
+default agent only looks and stays silent. ``agent`` measures whole agent round trips in DMs with
+the built-in ELIZA (no word delay): store, decide, read context, stream, store the reply,
+broadcast, complete. Run on an otherwise idle machine; compare figures only from the same machine.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.node import NODE, ensure_node_modules
@@ -25,6 +29,7 @@ from tests.support.server import ServerProcess
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bench", choices=["send", "agent"])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rooms", type=int, default=10)
@@ -33,12 +38,21 @@ def main() -> None:
     args = parser.parse_args()
     ensure_node_modules()
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data", log_level="warning").start()
+        server = ServerProcess(Path(tmp) / "data", env={"ELIZA_WORD_DELAY": "0"}, log_level="warning").start()
         try:
-            env = {**os.environ, "URL": server.url, "CLIENTS": str(args.clients), "MESSAGES": str(args.messages),
-                   "ROOMS": str(args.rooms), "WINDOW": str(args.window), "TRANSPORT": args.transport}
-            out = subprocess.run([NODE, str(Path(__file__).with_name("send_load.js"))], env=env, check=True,
-                                 capture_output=True, text=True, timeout=600)
+            env = {
+                **os.environ,
+                "URL": server.url,
+                "CLIENTS": str(args.clients),
+                "MESSAGES": str(args.messages),
+                "ROOMS": str(args.rooms),
+                "WINDOW": str(args.window),
+                "TRANSPORT": args.transport,
+            }
+            if args.bench == "agent":
+                env["AGENT_ID"] = httpx.get(f"{server.url}/api/agents").json()["data"]["agents"][0]["id"]
+            script = Path(__file__).with_name(f"{args.bench}_load.js")
+            out = subprocess.run([NODE, str(script)], env=env, check=True, capture_output=True, text=True, timeout=600)
             print(json.dumps(json.loads(out.stdout.strip().splitlines()[-1]), indent=2))
         finally:
             server.stop()

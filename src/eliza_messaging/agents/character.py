@@ -6,7 +6,9 @@ Only the fields that shape replies are read (``name``, ``bio``, ``system``, ``st
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ DEFAULT_CHARACTER: dict[str, Any] = {
     "system": "You are Eliza, a gentle Rogerian listener. Reflect the user's words back and ask open questions.",
     "style": {"all": ["short sentences", "ask questions", "never judge"], "chat": ["warm", "curious"]},
     "messageExamples": [],
-    # A short pause between streamed words, so people see the reply being written.
-    "settings": {"word_delay": "0.03"},
+    "settings": {},
 }
+# A short pause between streamed words, so people see the reply being written (ELIZA_WORD_DELAY overrides).
+DEFAULT_WORD_DELAY = "0.03"
 
 
 class CharacterError(ValueError):
@@ -114,5 +117,6 @@ def load_character(path: str | Path) -> Character:
     return character_from_dict(data, str(file))
 
 
-def default_character() -> Character:
-    return character_from_dict(DEFAULT_CHARACTER, "default character")
+def default_character(env: Mapping[str, str] = os.environ) -> Character:
+    settings = {"word_delay": env.get("ELIZA_WORD_DELAY", DEFAULT_WORD_DELAY)}
+    return character_from_dict({**DEFAULT_CHARACTER, "settings": settings}, "default character")
