@@ -1,0 +1,92 @@
+"""One person using the web chat: a browser context of their own, so their own stored identity."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+
+DESKTOP = {"width": 1200, "height": 760}
+
+
+class ChatPage:
+    def __init__(self, context: BrowserContext, page: Page) -> None:
+        self.context = context
+        self.page = page
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("websocket", lambda socket: self.requests.append(socket.url))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    @classmethod
+    async def open(cls, browser: Browser, url: str, *, name: str | None = None, viewport: Any = None) -> ChatPage:
+        context = await browser.new_context(viewport=viewport or DESKTOP)
+        chat = cls(context, await context.new_page())
+        await chat.page.goto(f"{url}/")
+        await chat.expect_state("online")
+        if name:
+            await chat.page.fill("#me-name", name)
+            await chat.page.press("#me-name", "Tab")
+        return chat
+
+    async def close(self) -> None:
+        await self.context.close()
+
+    # what the page shows ------------------------------------------------------------------
+
+    @property
+    def status(self) -> Locator:
+        return self.page.get_by_test_id("connection-status")
+
+    @property
+    def input(self) -> Locator:
+        return self.page.locator("#composer-input")
+
+    @property
+    def typing(self) -> Locator:
+        return self.page.get_by_test_id("typing")
+
+    def message(self, text: str) -> Locator:
+        return self.page.locator(".msg", has=self.page.locator(".text", has_text=text))
+
+    def note(self, kind: str) -> Locator:
+        return self.page.locator(f".note[data-kind={kind}]")
+
+    async def expect_state(self, state: str, timeout: float = 10_000) -> None:
+        await expect(self.status).to_have_attribute("data-state", state, timeout=timeout)
+
+    async def entity_id(self) -> str:
+        return str(await self.page.evaluate("localStorage.getItem('eliza-chat.entityId')"))
+
+    async def channel_id(self) -> str:
+        return str(await self.page.get_attribute("#messages", "data-channel-id"))
+
+    def hosts(self) -> set[str]:
+        return {urlsplit(url).netloc for url in self.requests}
+
+    # what the person does -----------------------------------------------------------------
+
+    async def create_channel(self, name: str) -> str:
+        await self.page.fill("#new-channel-name", name)
+        await self.page.click("#new-channel button")
+        await expect(self.page.locator("#room-title")).to_have_text(f"# {name}")
+        return await self.channel_id()
+
+    async def open_channel(self, channel_id: str) -> None:
+        await self.page.fill("#join-channel-id", channel_id)
+        await self.page.click("#join-channel button")
+        await expect(self.page.locator("#messages")).to_have_attribute("data-channel-id", channel_id)
+
+    async def open_dm(self, agent_name: str) -> None:
+        await self.page.locator("#agents button", has_text=agent_name).click()
+        await expect(self.page.locator("#room-title")).to_have_text(agent_name)
+
+    async def send(self, text: str) -> Locator:
+        """Type and press Enter; the message, once the server has stored it."""
+        await self.input.fill(text)
+        await self.input.press("Enter")
+        sent = self.message(text)
+        await expect(sent).to_have_attribute("data-state", "sent")
+        return sent

@@ -1,0 +1,82 @@
+// The REST routes this page reads. Each tolerates a server that lacks the route (404): the page
+// then does without (no channel directory, no agent list) instead of failing.
+
+import { DEFAULT_SERVER_ID, toChatMessage, type Agent, type ChannelInfo, type ChatMessage } from './wire';
+
+type Json = Record<string, unknown>;
+
+export class Api {
+  constructor(
+    private readonly apiKey: string | null,
+    /** Called when the server wants an API key this page does not have (HTTP 401). */
+    private readonly onUnauthorized: () => void,
+  ) {}
+
+  /** `data` of a `{success, data}` answer; null when the route is missing or failed. */
+  private async get(path: string): Promise<Json | null> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.apiKey) headers['X-API-KEY'] = this.apiKey;
+    try {
+      const response = await fetch(path, { headers });
+      if (response.status === 401) this.onUnauthorized();
+      if (!response.ok) return null;
+      const body = (await response.json()) as { success?: boolean; data?: unknown };
+      return body.success !== false && body.data && typeof body.data === 'object' ? (body.data as Json) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async currentServerId(): Promise<string> {
+    const data = await this.get('/api/messaging/message-server/current');
+    const id = data?.messageServerId ?? data?.serverId;
+    return typeof id === 'string' ? id : DEFAULT_SERVER_ID;
+  }
+
+  /** The agents on this server, or null when the server has no agents API. */
+  async agents(): Promise<Agent[] | null> {
+    const data = await this.get('/api/agents');
+    if (!data || !Array.isArray(data.agents)) return null;
+    return (data.agents as Json[])
+      .filter((a) => typeof a.id === 'string')
+      .map((a) => ({
+        id: a.id as string,
+        name: typeof a.name === 'string' ? a.name : 'Agent',
+        status: typeof a.status === 'string' ? a.status : 'unknown',
+      }));
+  }
+
+  /** The server's channels, or null when the server cannot list them. */
+  async channels(serverId: string): Promise<ChannelInfo[] | null> {
+    const data = await this.get(`/api/messaging/message-servers/${serverId}/channels`);
+    if (!data || !Array.isArray(data.channels)) return null;
+    return (data.channels as Json[])
+      .filter((c) => typeof c.id === 'string')
+      .map((c) => ({
+        id: c.id as string,
+        name: typeof c.name === 'string' && c.name ? c.name : `channel-${(c.id as string).slice(0, 8)}`,
+        type: typeof c.type === 'string' ? c.type : 'GROUP',
+      }));
+  }
+
+  /** One channel's name and type, or null when unknown here or the server has no such route. */
+  async channel(channelId: string): Promise<ChannelInfo | null> {
+    const data = await this.get(`/api/messaging/channels/${channelId}/details`);
+    const channel = (data?.channel ?? data) as Json | null;
+    if (!channel || typeof channel.id !== 'string' || typeof channel.name !== 'string') return null;
+    return { id: channel.id, name: channel.name, type: typeof channel.type === 'string' ? channel.type : 'GROUP' };
+  }
+
+  /** A page of a channel's messages, newest first as the route returns them; null when unreadable. */
+  async messages(
+    channelId: string,
+    options: { limit: number; after?: number; before?: number },
+  ): Promise<ChatMessage[] | null> {
+    const query = new URLSearchParams({ limit: String(options.limit) });
+    if (options.after !== undefined) query.set('after', String(Math.max(0, options.after)));
+    if (options.before !== undefined) query.set('before', String(options.before));
+    const data = await this.get(`/api/messaging/channels/${channelId}/messages?${query}`);
+    if (!data || !Array.isArray(data.messages)) return null;
+    return (data.messages as Json[]).map(toChatMessage).filter((m): m is ChatMessage => m !== null);
+  }
+}

@@ -1,0 +1,419 @@
+// The web chat: wires the sidebar, the open room and the composer to the connection and the REST API.
+
+import './style.css';
+import { Api } from './api';
+import { Connection, type ConnectionState } from './connection';
+import { byId, h } from './dom';
+import { dmChannelId, isUuid, uuid4 } from './ids';
+import { Names, Room, type RoomTarget } from './room';
+import * as storage from './storage';
+import { DEFAULT_SERVER_ID, MessageType, channelOf, toChatMessage, type Agent, type ChannelInfo } from './wire';
+
+const HISTORY_PAGE = 50;
+const CATCH_UP_PAGE = 100;
+const CATCH_UP_MAX_PAGES = 20;
+const TYPING_REFRESH_MS = 2_500;
+const TYPING_IDLE_MS = 3_000;
+
+const ui = {
+  menu: byId<HTMLButtonElement>('menu-toggle'),
+  backdrop: byId('backdrop'),
+  myName: byId<HTMLInputElement>('me-name'),
+  agents: byId<HTMLUListElement>('agents'),
+  agentsEmpty: byId('agents-empty'),
+  channels: byId<HTMLUListElement>('channels'),
+  channelsEmpty: byId('channels-empty'),
+  newChannel: byId<HTMLFormElement>('new-channel'),
+  newChannelName: byId<HTMLInputElement>('new-channel-name'),
+  joinChannel: byId<HTMLFormElement>('join-channel'),
+  joinChannelId: byId<HTMLInputElement>('join-channel-id'),
+  joinChannelError: byId('join-channel-error'),
+  title: byId('room-title'),
+  subtitle: byId('room-subtitle'),
+  status: byId('conn-status'),
+  banner: byId('banner'),
+  empty: byId('empty'),
+  messages: byId('messages'),
+  typing: byId('typing'),
+  composer: byId<HTMLFormElement>('composer'),
+  input: byId<HTMLTextAreaElement>('composer-input'),
+  send: byId<HTMLButtonElement>('send'),
+};
+
+const me = { id: storage.entityId(), name: '' };
+me.name = storage.displayName(me.id);
+const apiKey = storage.apiKey();
+const api = new Api(apiKey, () => {
+  ui.banner.hidden = false;
+  ui.banner.dataset.state = 'failed';
+  ui.banner.textContent =
+    'This server needs an API key: open this page as /?apiKey=<your key> (it is then remembered).';
+});
+const names = new Names();
+names.learn(me.id, me.name);
+
+let serverId = DEFAULT_SERVER_ID;
+let agents: Agent[] = [];
+let serverChannels: ChannelInfo[] | null = null;
+let room: Room | null = null;
+/** An agent is working on a message in the open room (controlMessage disable_input). */
+let agentBusy = false;
+
+const connection = new Connection(me.id, apiKey, showConnection);
+
+// connection state ----------------------------------------------------------------------------
+
+function showConnection(state: ConnectionState, detail: string): void {
+  ui.status.dataset.state = state;
+  ui.status.textContent = {
+    connecting: 'Connecting…',
+    online: 'Online',
+    reconnecting: 'Reconnecting…',
+    failed: 'Offline',
+  }[state];
+  ui.status.title = detail;
+  ui.banner.hidden = state === 'online' || state === 'connecting';
+  ui.banner.dataset.state = state;
+  ui.banner.textContent = detail;
+  if (state === 'online') {
+    agentBusy = false; // an enable_input sent while we were away is lost: do not stay locked
+    void refreshDirectory();
+    if (room) void sync(room);
+  } else if (room) {
+    room.clearActivity();
+  }
+  updateComposer();
+}
+
+// the open room -------------------------------------------------------------------------------
+
+function roomMetadata(target: RoomTarget): Record<string, unknown> {
+  return target.dm ? { isDm: true, channelType: 'DM', targetUserId: target.dm.id } : { channelName: target.name };
+}
+
+function open(target: RoomTarget): void {
+  if (room?.target.id === target.id) return closeNav();
+  stopTyping();
+  room = new Room(target, me.id, names, ui.messages, ui.typing, (clientId, text) => {
+    if (room) void deliver(room, clientId, text);
+  });
+  agentBusy = false;
+  ui.empty.hidden = true;
+  ui.messages.hidden = false;
+  ui.composer.hidden = false;
+  ui.subtitle.textContent = target.dm ? `Direct message · ${target.id}` : target.id;
+  ui.messages.dataset.channelId = target.id;
+  const hash = target.dm ? `#/dm/${target.dm.id}` : `#/channel/${target.id}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+  showTitle(target);
+  updateComposer();
+  closeNav();
+  ui.input.focus();
+  void sync(room);
+  if (!target.dm) void learnName(room);
+}
+
+function showTitle(target: RoomTarget): void {
+  ui.title.textContent = target.dm ? target.name : `# ${target.name}`;
+  document.title = `${target.dm ? target.name : `#${target.name}`} · Eliza Chat`;
+  if (!target.dm) storage.rememberChannel({ id: target.id, name: target.name });
+  renderDirectory();
+}
+
+/** A channel opened by id shows its real name once the server tells it (when it has the route). */
+async function learnName(current: Room): Promise<void> {
+  const info = await api.channel(current.target.id);
+  if (current !== room || !info || info.name === current.target.name) return;
+  current.target.name = info.name;
+  showTitle(current.target);
+}
+
+/** Join (again) and load what is missing: history on first open, the gap after a reconnect. */
+async function sync(current: Room): Promise<void> {
+  if (connection.online) {
+    const ack = await connection.join(current.target.id, serverId, me.id, roomMetadata(current.target));
+    if (current !== room) return;
+    if (!ack.success) current.note(`Could not join: ${ack.error ?? 'unknown error'}`, 'error');
+  }
+  await catchUp(current);
+}
+
+async function catchUp(current: Room): Promise<void> {
+  const channelId = current.target.id;
+  const last = current.lastSeen();
+  if (last === undefined) {
+    const page = await api.messages(channelId, { limit: HISTORY_PAGE });
+    if (current === room && page) for (const message of page.reverse()) current.addMessage(message);
+    return;
+  }
+  // Everything after the newest message seen, page by page (newest first). One millisecond of
+  // overlap catches messages stored in the same millisecond; the room drops the ones it has.
+  let before: number | undefined;
+  for (let i = 0; i < CATCH_UP_MAX_PAGES; i++) {
+    const options: { limit: number; after: number; before?: number } = { limit: CATCH_UP_PAGE, after: last - 1 };
+    if (before !== undefined) options.before = before;
+    const page = await api.messages(channelId, options);
+    if (current !== room || !page) return;
+    for (const message of [...page].reverse()) current.addMessage(message);
+    const oldest = page[page.length - 1];
+    if (page.length < CATCH_UP_PAGE || !oldest) return;
+    before = oldest.createdAt + 1;
+  }
+}
+
+// sending and typing --------------------------------------------------------------------------
+
+async function deliver(target: Room, clientId: string, text: string): Promise<void> {
+  target.retrying(clientId);
+  const dm = target.target.dm;
+  const request = {
+    channelId: target.target.id,
+    serverId,
+    senderId: me.id,
+    senderName: me.name,
+    text,
+    clientMessageId: clientId,
+    metadata: roomMetadata(target.target),
+    ...(dm ? { targetUserId: dm.id } : {}),
+  };
+  const ack = await connection.send(request);
+  if (ack.success) target.confirm(clientId, ack.messageId, ack.createdAt);
+  else target.fail(clientId, ack.error ?? 'unknown error.');
+}
+
+function submit(): void {
+  const text = ui.input.value.trim();
+  if (!room || !text || !connection.online || agentBusy) return;
+  const clientId = uuid4();
+  room.addPending(clientId, text, me.name);
+  ui.input.value = '';
+  autosize();
+  stopTyping();
+  updateComposer();
+  void deliver(room, clientId, text);
+}
+
+let typingSentAt = 0;
+let typingIdle: number | undefined;
+
+function noteTyping(): void {
+  if (!room) return;
+  if (!ui.input.value.trim()) return stopTyping();
+  const now = Date.now();
+  if (now - typingSentAt > TYPING_REFRESH_MS) {
+    connection.typing(room.target.id, me.id, true);
+    typingSentAt = now;
+  }
+  clearTimeout(typingIdle);
+  typingIdle = window.setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping(): void {
+  clearTimeout(typingIdle);
+  if (typingSentAt && room) connection.typing(room.target.id, me.id, false);
+  typingSentAt = 0;
+}
+
+function updateComposer(): void {
+  const agentName = room?.target.dm?.name ?? 'The agent';
+  ui.input.disabled = agentBusy;
+  ui.composer.dataset.busy = String(agentBusy);
+  ui.input.placeholder = agentBusy
+    ? `${agentName} is answering…`
+    : connection.online
+      ? 'Write a message…'
+      : 'Reconnecting… you can keep typing';
+  ui.send.disabled = agentBusy || !connection.online || !ui.input.value.trim();
+}
+
+function autosize(): void {
+  ui.input.style.height = 'auto';
+  ui.input.style.height = `${Math.min(ui.input.scrollHeight, 200)}px`;
+}
+
+// sidebar -------------------------------------------------------------------------------------
+
+async function refreshDirectory(): Promise<void> {
+  const [server, foundAgents] = await Promise.all([api.currentServerId(), api.agents()]);
+  serverId = server;
+  agents = foundAgents ?? [];
+  for (const agent of agents) names.addAgent(agent);
+  serverChannels = await api.channels(serverId);
+  renderDirectory();
+}
+
+function navButton(label: string, active: boolean, onClick: () => void, ...extra: Node[]): HTMLLIElement {
+  const button = h(
+    'button',
+    { type: 'button', 'aria-current': active ? 'page' : null },
+    ...extra,
+    h('span.label-text', {}, label),
+  );
+  button.addEventListener('click', onClick);
+  return h('li', {}, button);
+}
+
+function renderDirectory(): void {
+  const current = room?.target.id;
+  ui.agents.replaceChildren(
+    ...agents.map((agent) => {
+      const item = navButton(
+        agent.name,
+        current === dmChannelId(me.id, agent.id),
+        () => openDm(agent),
+        h('span.presence', { 'data-status': agent.status, title: agent.status }),
+      );
+      item.dataset.agentId = agent.id;
+      return item;
+    }),
+  );
+  ui.agentsEmpty.hidden = agents.length > 0;
+
+  const listed = new Map<string, string>();
+  for (const channel of serverChannels ?? []) if (channel.type !== 'DM') listed.set(channel.id, channel.name);
+  for (const channel of storage.recentChannels()) if (!listed.has(channel.id)) listed.set(channel.id, channel.name);
+  ui.channels.replaceChildren(
+    ...[...listed].map(([id, name]) => {
+      const item = navButton(
+        name,
+        current === id,
+        () => open({ id, name }),
+        h('span.hash', { 'aria-hidden': true }, '#'),
+      );
+      item.dataset.channelId = id;
+      return item;
+    }),
+  );
+  ui.channelsEmpty.hidden = listed.size > 0;
+}
+
+function openDm(agent: Agent): void {
+  open({ id: dmChannelId(me.id, agent.id), name: agent.name, dm: agent });
+}
+
+function openFromHash(): void {
+  const [, kind, id] = location.hash.split('/');
+  if (!id || !isUuid(id)) return;
+  if (kind === 'dm') {
+    const agent = agents.find((a) => a.id === id) ?? { id, name: names.of(id), status: 'unknown' };
+    openDm(agent);
+  } else if (kind === 'channel') {
+    openChannelById(id);
+  }
+}
+
+/** A channel by id, under the name the server or this browser knows for it (the server's default otherwise). */
+function openChannelById(id: string): void {
+  const known = serverChannels?.find((c) => c.id === id) ?? storage.recentChannels().find((c) => c.id === id);
+  open({ id, name: known?.name ?? `channel-${id.slice(0, 8)}` });
+}
+
+function closeNav(): void {
+  document.body.classList.remove('nav-open');
+  ui.backdrop.hidden = true;
+  ui.menu.setAttribute('aria-expanded', 'false');
+}
+
+// socket events for the open room ---------------------------------------------------------------
+
+const socket = connection.socket;
+const here = (event: Parameters<typeof channelOf>[0]): Room | null =>
+  room && channelOf(event) === room.target.id ? room : null;
+
+socket.on('messageBroadcast', (payload) => {
+  const message = toChatMessage({ ...payload });
+  if (message) here(payload)?.addMessage(message);
+});
+socket.on('messageStreamChunk', (payload) => here(payload)?.chunk(payload));
+socket.on('messageStreamError', (payload) => here(payload)?.streamError(payload));
+socket.on('message', (packet) => {
+  const agentId = packet.payload?.agentId;
+  if (packet.type === MessageType.THINKING && agentId) here(packet.payload)?.setThinking(agentId, true);
+});
+socket.on('controlMessage', (payload) => {
+  const current = here(payload);
+  if (!current) return;
+  agentBusy = payload.action === 'disable_input';
+  if (!agentBusy && payload.target) current.setThinking(payload.target, false);
+  updateComposer();
+  if (!agentBusy) ui.input.focus();
+});
+socket.on('messageComplete', (payload) => {
+  const current = here(payload);
+  if (current && agentBusy) {
+    agentBusy = false;
+    updateComposer();
+  }
+});
+socket.on('userJoined', (payload) => {
+  if (payload.userId && payload.userId !== me.id) here(payload)?.note(`${names.of(payload.userId)} joined`, 'joined');
+});
+socket.on('userLeft', (payload) => {
+  if (payload.userId && payload.userId !== me.id) here(payload)?.note(`${names.of(payload.userId)} left`, 'left');
+});
+socket.on('userTyping', (payload) => {
+  if (payload.userId !== me.id) here(payload)?.typing(payload.userId, payload.isTyping);
+});
+socket.on('messageError', (payload) => {
+  if (!payload.clientMessageId) here(payload)?.note(payload.error, 'error');
+});
+
+// page events ---------------------------------------------------------------------------------
+
+ui.myName.value = me.name;
+ui.myName.addEventListener('change', () => {
+  me.name = ui.myName.value.trim() || storage.displayName(me.id);
+  ui.myName.value = me.name;
+  storage.setDisplayName(me.name);
+  names.learn(me.id, me.name);
+});
+
+ui.newChannel.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = ui.newChannelName.value.trim() || 'untitled';
+  ui.newChannelName.value = '';
+  open({ id: uuid4(), name });
+});
+
+ui.joinChannel.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = ui.joinChannelId.value.trim().toLowerCase();
+  if (!isUuid(id)) {
+    ui.joinChannelError.textContent = 'A channel id is a UUID, like 0f8e6c1a-2b3c-4d5e-8f90-123456789abc.';
+    ui.joinChannelError.hidden = false;
+    return;
+  }
+  ui.joinChannelError.hidden = true;
+  ui.joinChannelId.value = '';
+  openChannelById(id);
+});
+
+ui.composer.addEventListener('submit', (event) => {
+  event.preventDefault();
+  submit();
+});
+ui.input.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submit();
+  }
+});
+ui.input.addEventListener('input', () => {
+  autosize();
+  noteTyping();
+  updateComposer();
+});
+ui.input.addEventListener('blur', stopTyping);
+
+ui.menu.addEventListener('click', () => {
+  const opened = document.body.classList.toggle('nav-open');
+  ui.menu.setAttribute('aria-expanded', String(opened));
+  ui.backdrop.hidden = !opened;
+});
+ui.backdrop.addEventListener('click', closeNav);
+window.addEventListener('hashchange', openFromHash);
+
+updateComposer();
+void refreshDirectory().then(() => {
+  if (!room) openFromHash();
+});
