@@ -22,13 +22,24 @@ from .agents.runtime import AgentOptions
 from .config import Settings
 from .fanout.socketio import SocketIOFanout, create_client_manager
 from .gateway import json_codec
-from .gateway.http import agents, health, messages, servers
+from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
+from .gateway.http.auth import ApiKeyMiddleware
+from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
+from .gateway.http.web import install as install_web_chat
+from .gateway.legacy import LegacyCompatibleAsyncServer
 from .gateway.socketio import SocketGateway
+from .messaging.admin import ChannelAdmin
+from .messaging.agent_posts import AgentPosts
+from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
+from .messaging.sessions import Sessions
 from .messaging.validation import Limits
 from .queue.memory import InProcessQueue
 from .store.sqlite import SQLiteStore
+
+# REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
+REPLY_WAIT_MARGIN_S = 30.0
 
 
 @dataclass
@@ -48,8 +59,9 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
     # than 16 packets per POST by default and the whole batch is lost. The POST's size is already
     # bounded by max_http_buffer_size, so allow as many packets as that size can hold sensibly.
     engineio.payload.Payload.max_decode_packets = settings.max_polling_packets
-    return socketio.AsyncServer(
+    return LegacyCompatibleAsyncServer(
         async_mode="asgi",
+        allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
         client_manager=create_client_manager(settings.redis_url),
         ping_interval=settings.ping_interval_s,
@@ -68,7 +80,9 @@ def build_components(settings: Settings) -> Components:
     sio = build_socketio_server(settings)
     queue = InProcessQueue()
     limits = Limits(max_text_chars=settings.max_message_chars)
-    messaging = MessagingService(store, SocketIOFanout(sio), queue, limits)
+    messaging = MessagingService(
+        store, SocketIOFanout(sio), queue, limits, RateLimiter(settings.socket_rate, settings.socket_burst)
+    )
     SocketGateway(sio, messaging, api_key=settings.server_api_key)
     agents = AgentRegistry(
         load_characters(settings.characters),
@@ -111,8 +125,16 @@ def create_app(settings: Settings | None = None) -> Any:
     install_error_handlers(api)
     api.include_router(health.router)
     api.include_router(agents.router)
-    api.include_router(messages.router, prefix="/api/messaging")
-    api.include_router(servers.router, prefix="/api/messaging")
+    api.state.admin = ChannelAdmin(parts.messaging)
+    api.state.sessions = Sessions(parts.messaging)
+    api.state.agent_posts = AgentPosts(parts.messaging)
+    api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
+    for router in (messages, servers, channels, dm, actions, sessions):
+        api.include_router(router.router, prefix="/api/messaging")
+    api.add_middleware(ApiKeyMiddleware, token=settings.server_auth_token)
+    install_openapi(api)
+    if settings.ui_enable:
+        install_web_chat(api)
     app = socketio.ASGIApp(parts.sio, other_asgi_app=api, socketio_path="socket.io")
     app.components = parts
     return app

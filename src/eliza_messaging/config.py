@@ -30,8 +30,11 @@ class Settings(BaseSettings):
     max_polling_packets: int = Field(
         10_000, validation_alias=AliasChoices("ELIZA_MAX_POLLING_PACKETS", "max_polling_packets")
     )
+    socket_rate: float = Field(100.0, validation_alias=AliasChoices("ELIZA_SOCKET_RATE", "socket_rate"))
+    socket_burst: int = Field(500, validation_alias=AliasChoices("ELIZA_SOCKET_BURST", "socket_burst"))
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
+    ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
 
     characters: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("ELIZA_CHARACTERS", "characters")
@@ -40,6 +43,9 @@ class Settings(BaseSettings):
     agent_history_limit: int = Field(32, validation_alias=AliasChoices("ELIZA_AGENT_HISTORY", "agent_history_limit"))
     agent_timeout_s: float = Field(60.0, validation_alias=AliasChoices("ELIZA_AGENT_TIMEOUT", "agent_timeout_s"))
     agent_max_chain: int = Field(2, validation_alias=AliasChoices("ELIZA_AGENT_MAX_CHAIN", "agent_max_chain"))
+    reply_wait_s: float | None = Field(
+        None, gt=0, validation_alias=AliasChoices("ELIZA_REPLY_WAIT_TIMEOUT", "reply_wait_s")
+    )  # REST transports http/sse: how long to wait for an agent's reply (default: agent timeout + 30 s)
 
     @field_validator("characters", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ import orjson
 import socketio
 
 from ..messaging import validation
-from ..messaging.errors import InvalidPayload, MessagingError
+from ..messaging.errors import InvalidPayload, MessagingError, RateLimited
 from ..messaging.service import MessagingService
 from ..protocol import payloads
 from ..protocol.types import Event, SocketMessageType
@@ -145,6 +145,7 @@ class SocketGateway:
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
         try:
+            self.messaging.admit(sid)
             return await run()
         except MessagingError as exc:
             return await self._error(sid, exc, data)
@@ -162,6 +163,8 @@ class SocketGateway:
         client_id = body_in.get("messageId") if isinstance(body_in, dict) else None
         if isinstance(client_id, str):
             body["clientMessageId"] = client_id
+        if isinstance(exc, RateLimited):
+            body["retryAfterMs"] = exc.retry_after_ms
         await self._emit(Event.MESSAGE_ERROR, body, sid)
         return payloads.ack_error(body)
 

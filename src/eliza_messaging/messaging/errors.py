@@ -43,3 +43,66 @@ class StorageUnavailable(MessagingError):
 
     code = "STORAGE_ERROR"
     status = 503
+
+
+class Conflict(MessagingError):
+    code = "CONFLICT"
+    status = 409
+
+
+class AgentUnavailable(MessagingError):
+    """An agent was asked to answer over HTTP and failed; the user's message is stored all the same."""
+
+    code = "AGENT_ERROR"
+    status = 502
+
+
+class ReplyTimeout(MessagingError):
+    """No agent answered in time; the reply may still arrive over Socket.IO."""
+
+    code = "AGENT_TIMEOUT"
+    status = 504
+
+
+# Sessions API: ElizaOS's own codes and statuses (its SessionErrors), with its body {error: {code, message}}.
+
+
+class SessionError(MessagingError):
+    code = "SESSION_ERROR"
+    status = 500
+
+
+class SessionValidationError(SessionError):
+    code = "VALIDATION_ERROR"
+    status = 400
+
+
+class SessionNotFound(SessionError):
+    code = "SESSION_NOT_FOUND"
+    status = 404
+
+
+class SessionExpired(SessionError):
+    code = "SESSION_EXPIRED"
+    status = 410
+
+
+class SessionAgentNotFound(SessionError):
+    code = "AGENT_NOT_FOUND"
+    status = 404
+
+
+class SessionRenewalFailed(SessionError):
+    code = "SESSION_RENEWAL_FAILED"
+    status = 400
+
+
+class RateLimited(MessagingError):
+    """The sender is over its rate; nothing was stored, and the message says when to retry."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms

@@ -17,12 +17,13 @@ from ..protocol.commands import JoinChannel, SendMessage, Typing
 from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
 from ..queue.base import MessageQueue
 from ..store.base import Store
-from ..store.records import Channel, Message, MessageServer
+from ..store.records import Channel, Message, MessageServer, StoredMessage
 from . import views
 from .channels import Channels
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .presence import Presence
+from .ratelimit import RateLimiter
 from .replies import ReplyEvent, ReplyWatchers
 from .validation import Limits
 
@@ -40,8 +41,16 @@ class SendResult:
 
 
 class MessagingService:
-    def __init__(self, store: Store, fanout: Fanout, queue: MessageQueue, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fanout: Fanout,
+        queue: MessageQueue,
+        limits: Limits | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         self.store = store
+        self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
         self.queue = queue
         self.limits = limits or Limits()
@@ -70,7 +79,12 @@ class MessagingService:
         if entity_id:
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
 
+    def admit(self, sid: str) -> None:
+        """Count one incoming message from ``sid`` against its rate; raises RateLimited when over."""
+        self.rate_limiter.admit(sid)
+
     async def disconnect(self, sid: str) -> None:
+        self.rate_limiter.forget(sid)
         state = self.presence.disconnect(sid)
         if state is None:
             return
@@ -128,25 +142,23 @@ class MessagingService:
             client_message_id=command.client_message_id,
         )
         stored = await self.store_message(message)
-        if stored is not None:
-            if sid is not None:
-                await self._enter_as_sender(sid, command.channel_id, command.sender_id)
-            await self.publish(message, channel, sender_sid=sid)
-            return SendResult(message, channel, views.ack(message), duplicate=False)
-        original = await self._original(message)
-        return SendResult(original, channel, views.ack(original), duplicate=True)
+        if not stored.created:  # a retry: the original's ack, no second broadcast
+            return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
+        if sid is not None:
+            await self._enter_as_sender(sid, command.channel_id, command.sender_id)
+        await self.publish(message, channel, sender_sid=sid)
+        return SendResult(message, channel, views.ack(message), duplicate=False)
 
-    async def store_message(self, message: Message) -> Message | None:
-        """Store durably; None when this (channel, author, client id) was stored before."""
+    async def store_message(self, message: Message) -> StoredMessage:
+        """Store durably; ``created`` is False (with the original) when this client id was stored before."""
         try:
-            stored = await self.store.append_message(message)
+            return await self.store.append_message(message)
         except Exception as exc:
             log.exception("message not stored", extra={"channel": message.channel_id})
             raise StorageUnavailable(
                 "The message could not be stored, so it was not delivered."
                 " Send it again with the same messageId; it will be stored once."
             ) from exc
-        return stored.message if stored.created else None
 
     async def publish(self, message: Message, channel: Channel, *, sender_sid: str | None = None) -> None:
         """Broadcast a stored message to its room and hand it to the agents."""
@@ -164,10 +176,6 @@ class MessagingService:
                 to=sender_sid,
             )
         await self.queue.publish(message, channel)
-
-    async def _original(self, message: Message) -> Message:
-        stored = await self.store.append_message(message)  # idempotent: returns the original
-        return stored.message
 
     async def _enter_as_sender(self, sid: str, channel_id: str, sender_id: str) -> None:
         """A socket that sends into a room hears the room's answers, as if it had joined."""

@@ -292,3 +292,31 @@ def parse_typing(payload: object, *, socket_entity_id: str | None) -> Typing:
         raise InvalidPayload("typing needs userId: the id of the user who is typing.", field="userId")
     user_id = _uuid_field(raw_user, "userId", "Use the same id you send as senderId.")
     return Typing(channel_id=channel_id, user_id=user_id, is_typing=bool(body.get("isTyping", True)))
+
+
+def check_json(value: Any, field: str, limits: Limits) -> None:
+    """Refuse JSON that is nested too deeply, too large, or not storable (REST bodies use this too)."""
+    _json_field(value, field, limits)
+
+
+def check_text(text: str, field: str, limits: Limits, *, max_chars: int | None = None) -> str:
+    """Refuse text the store cannot keep or the limits do not allow, naming ``field``."""
+    limit = max_chars if max_chars is not None else limits.max_text_chars
+    if len(text) > limit:
+        raise PayloadTooLarge(
+            f"{field} is {len(text)} characters long; the limit is {limit}. Split it into several messages.",
+            field=field,
+        )
+    if "\x00" in text:
+        raise InvalidPayload(
+            f"{field} contains the NUL character (U+0000), which cannot be stored; remove it.", field=field
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPayload(
+            f"{field} contains an unpaired surrogate (\\u{ord(text[exc.start]):04x}), which is not valid"
+            " Unicode; send valid UTF-8 text.",
+            field=field,
+        ) from exc
+    return text

@@ -156,3 +156,16 @@ def thinking(*, agent_id: str, channel_id: str, message_id: str) -> JsonObject:
 
 def message_deleted(message_id: str, channel_id: str) -> JsonObject:
     return {"messageId": message_id, **channel_ids(channel_id)}
+
+
+def channel_cleared(channel_id: str) -> JsonObject:
+    return {**channel_ids(channel_id)}
+
+
+def channel_deleted(channel_id: str) -> JsonObject:
+    return {**channel_ids(channel_id)}
+
+
+def channel_updated(channel_id: str, channel: JsonObject) -> JsonObject:
+    """ElizaOS sends the new channel as ``updates``; ``channel`` names the same object plainly."""
+    return {**channel_ids(channel_id), "updates": channel, "channel": channel}

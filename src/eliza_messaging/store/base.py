@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .records import Channel, Message, MessageServer, StoredMessage
+from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
 
 
 class StoreError(Exception):
@@ -55,3 +55,48 @@ class Store(Protocol):
     ) -> list[Message]:
         """Newest first; ``before``/``after`` are epoch milliseconds, exclusive."""
         ...
+
+    # administration (REST): removing and listing what the paths above created
+    async def remove_server_agent(self, server_id: str, agent_id: str) -> bool:
+        """False when the agent was not on that server."""
+        ...
+
+    async def list_channels(self, server_id: str) -> list[Channel]: ...
+    async def delete_channel(self, channel_id: str) -> bool:
+        """Delete the channel with its messages, participants and sessions; False when it did not exist."""
+        ...
+
+    async def remove_participant(self, channel_id: str, entity_id: str) -> bool: ...
+    async def set_participants(self, channel_id: str, entity_ids: Sequence[str]) -> None:
+        """Make ``entity_ids`` the channel's participants, exactly."""
+        ...
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool: ...
+    async def clear_messages(self, channel_id: str) -> int:
+        """Delete every message of the channel; returns how many."""
+        ...
+
+    async def update_message(self, message: Message) -> Message:
+        """Replace a stored message's content, raw message, source type, reply link, metadata, updated_at."""
+        ...
+
+    async def list_messages_after(self, channel_id: str, *, after: int, limit: int) -> list[Message]:
+        """The oldest ``limit`` messages created after ``after`` (epoch ms, exclusive), oldest first."""
+        ...
+
+    # sessions
+    async def save_session(self, session: ChatSession) -> None:
+        """Insert or replace the session."""
+        ...
+
+    async def get_session(self, session_id: str) -> ChatSession | None: ...
+    async def delete_session(self, session_id: str) -> bool: ...
+    async def list_sessions(self, *, active_at: int | None = None) -> list[ChatSession]:
+        """All sessions, oldest first; only those not expired at ``active_at`` when it is given."""
+        ...
+
+    async def session_counts(self, now: int) -> tuple[int, int, int]:
+        """(all stored, active at ``now``, active and within their warning threshold of expiry)."""
+        ...
+
+    async def delete_sessions_expired_before(self, before: int) -> int: ...

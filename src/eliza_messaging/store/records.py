@@ -58,3 +58,25 @@ class StoredMessage:
 
     message: Message
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSession:
+    """A Sessions API conversation: one user, one agent, one channel, and its timeout policy.
+
+    Times are epoch milliseconds; timeout settings are minutes, as ElizaOS takes them.
+    """
+
+    id: str
+    agent_id: str
+    user_id: str
+    channel_id: str
+    timeout_minutes: float
+    auto_renew: bool
+    max_duration_minutes: float
+    warning_threshold_minutes: float
+    created_at: int
+    last_activity: int
+    expires_at: int
+    renewal_count: int = 0
+    metadata: JsonObject = field(default_factory=dict)

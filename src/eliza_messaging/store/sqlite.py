@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from .base import StoreError
-from .records import Channel, Message, MessageServer, StoredMessage
+from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from .sqlite_schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -333,6 +333,159 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_message(r) for r in rows]
 
+    # administration ---------------------------------------------------------------------
+
+    async def remove_server_agent(self, server_id: str, agent_id: str) -> bool:
+        count: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM message_server_agents WHERE message_server_id = ? AND agent_id = ?",
+                    (server_id, agent_id),
+                ).rowcount
+            )
+        )
+        return count > 0
+
+    async def list_channels(self, server_id: str) -> list[Channel]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id", (server_id,)
+            ).fetchall()
+        )
+        return [_channel(r) for r in rows]
+
+    async def delete_channel(self, channel_id: str) -> bool:
+        count: int = await self._write(lambda c: c.execute("DELETE FROM channels WHERE id = ?", (channel_id,)).rowcount)
+        return count > 0
+
+    async def remove_participant(self, channel_id: str, entity_id: str) -> bool:
+        count: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM channel_participants WHERE channel_id = ? AND entity_id = ?", (channel_id, entity_id)
+                ).rowcount
+            )
+        )
+        return count > 0
+
+    async def set_participants(self, channel_id: str, entity_ids: Sequence[str]) -> None:
+        def op(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM channel_participants WHERE channel_id = ?", (channel_id,))
+            c.executemany(
+                "INSERT OR IGNORE INTO channel_participants VALUES (?, ?)", [(channel_id, e) for e in entity_ids]
+            )
+
+        await self._write(op)
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool:
+        count: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM central_messages WHERE id = ? AND channel_id = ?", (message_id, channel_id)
+                ).rowcount
+            )
+        )
+        return count > 0
+
+    async def clear_messages(self, channel_id: str) -> int:
+        count: int = await self._write(
+            lambda c: c.execute("DELETE FROM central_messages WHERE channel_id = ?", (channel_id,)).rowcount
+        )
+        return count
+
+    async def update_message(self, message: Message) -> Message:
+        def op(c: sqlite3.Connection) -> Message:
+            c.execute(
+                "UPDATE central_messages SET content = ?, raw_message = ?, source_type = ?,"
+                " in_reply_to_root_message_id = ?, metadata = ?, updated_at = ? WHERE id = ?",
+                (
+                    message.content,
+                    _dumps(message.raw_message),
+                    message.source_type,
+                    message.in_reply_to_root_message_id,
+                    _dumps(message.metadata),
+                    message.updated_at,
+                    message.id,
+                ),
+            )
+            row = c.execute(f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE id = ?", (message.id,)).fetchone()
+            if row is None:
+                raise StoreError(f"message {message.id} does not exist")
+            return _message(row)
+
+        return await self._write(op)
+
+    async def list_messages_after(self, channel_id: str, *, after: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = ? AND created_at > ?"
+                " ORDER BY created_at, seq LIMIT ?",
+                (channel_id, after, limit),
+            ).fetchall()
+        )
+        return [_message(r) for r in rows]
+
+    # sessions ---------------------------------------------------------------------------
+
+    async def save_session(self, session: ChatSession) -> None:
+        await self._write(
+            lambda c: c.execute(
+                f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session.id,
+                    session.agent_id,
+                    session.user_id,
+                    session.channel_id,
+                    _dumps(session.metadata),
+                    session.timeout_minutes,
+                    int(session.auto_renew),
+                    session.max_duration_minutes,
+                    session.warning_threshold_minutes,
+                    session.created_at,
+                    session.last_activity,
+                    session.expires_at,
+                    session.renewal_count,
+                ),
+            )
+        )
+
+    async def get_session(self, session_id: str) -> ChatSession | None:
+        row = await self._read(
+            lambda c: c.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        )
+        return _session(row) if row else None
+
+    async def delete_session(self, session_id: str) -> bool:
+        count: int = await self._write(lambda c: c.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount)
+        return count > 0
+
+    async def list_sessions(self, *, active_at: int | None = None) -> list[ChatSession]:
+        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
+        args: tuple[Any, ...] = ()
+        if active_at is not None:
+            sql += " WHERE expires_at > ?"
+            args = (active_at,)
+        rows = await self._read(lambda c: c.execute(sql + " ORDER BY created_at, id", args).fetchall())
+        return [_session(r) for r in rows]
+
+    async def session_counts(self, now: int) -> tuple[int, int, int]:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT COUNT(*),"
+                " COALESCE(SUM(expires_at > ?), 0),"
+                " COALESCE(SUM(expires_at > ? AND expires_at - ? <= warning_threshold_minutes * 60000), 0)"
+                " FROM sessions",
+                (now, now, now),
+            ).fetchone()
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def delete_sessions_expired_before(self, before: int) -> int:
+        count: int = await self._write(
+            lambda c: c.execute("DELETE FROM sessions WHERE expires_at < ?", (before,)).rowcount
+        )
+        return count
+
 
 _MESSAGE_COLUMNS = (
     "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
@@ -382,4 +535,28 @@ def _message(row: tuple[Any, ...]) -> Message:
         client_message_id=row[10],
         created_at=row[11],
         updated_at=row[12],
+    )
+
+
+_SESSION_COLUMNS = (
+    "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
+    " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
+)
+
+
+def _session(row: tuple[Any, ...]) -> ChatSession:
+    return ChatSession(
+        id=row[0],
+        agent_id=row[1],
+        user_id=row[2],
+        channel_id=row[3],
+        metadata=_loads(row[4]),
+        timeout_minutes=row[5],
+        auto_renew=bool(row[6]),
+        max_duration_minutes=row[7],
+        warning_threshold_minutes=row[8],
+        created_at=row[9],
+        last_activity=row[10],
+        expires_at=row[11],
+        renewal_count=row[12],
     )

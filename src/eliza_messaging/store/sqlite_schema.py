@@ -65,4 +65,26 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
             WHERE client_message_id IS NOT NULL;
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            timeout_minutes REAL NOT NULL,
+            auto_renew INTEGER NOT NULL,
+            max_duration_minutes REAL NOT NULL,
+            warning_threshold_minutes REAL NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_activity INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            renewal_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX sessions_expires ON sessions(expires_at);
+        CREATE INDEX sessions_channel ON sessions(channel_id);
+        """,
+    ),
 )

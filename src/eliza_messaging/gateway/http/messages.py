@@ -1,32 +1,205 @@
-"""Reading a channel's messages back: ``GET /api/messaging/channels/:id/messages``."""
+"""A channel's messages: post (handed to the agents like a Socket.IO send), read, delete, clear.
+
+Each route is also served under ElizaOS's older ``/central-channels`` prefix (left out of the
+OpenAPI document). Posting goes through ``MessagingService.send``: validated, stored,
+broadcast as ``messageBroadcast`` and queued for the agents, exactly as over Socket.IO.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
-from ...messaging import views
-from ...messaging.service import MessagingService
+from ...messaging import rest_views, validation, views
+from ...messaging.admin import ChannelAdmin
+from ...messaging.errors import MessagingError
+from ...messaging.reply_wait import send_watched
+from ...messaging.service import MessagingService, SendResult
+from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
-from .deps import messaging, require_uuid
+from . import schemas
+from .deps import MAX_TIMESTAMP_MS, ChannelIdPath, MessageIdPath, admin, messaging, reply_timeout, require_uuid
+from .docs import event_stream, responses
+from .models import PostMessageBody
 from .responses import JsonResponse, ok
+from .transport import EventStream, agent_response, reply_events
 
-router = APIRouter()
+JsonObject = dict[str, Any]
+router = APIRouter(tags=["messages"])
+Service = Annotated[MessagingService, Depends(messaging)]
+Admin = Annotated[ChannelAdmin, Depends(admin)]
 
 MAX_PAGE = 1000
+# Socket.IO payload names -> the REST names clients sent, for error messages.
+_REST_NAMES = {
+    "message": "content",
+    "senderId": "author_id",
+    "messageServerId": "message_server_id",
+    "source": "source_type",
+    "senderName": "metadata.user_display_name",
+    "inReplyTo": "in_reply_to_message_id",
+}
+_MODES = {"sync": "http", "stream": "sse"}
 
 
-@router.get("/channels/{channel_id}/messages", summary="A channel's messages, newest first")
-async def list_channel_messages(
+def _display_name(metadata: Mapping[str, Any]) -> str:
+    for key in ("user_display_name", "author_display_name", "displayName", "username", "senderName"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value[:256]
+    return "User"
+
+
+def rest_send_command(
+    *,
     channel_id: str,
-    service: Annotated[MessagingService, Depends(messaging)],
+    author_id: str,
+    content: str,
+    limits: validation.Limits,
+    server_id: str | None = None,
+    client_message_id: str | None = None,
+    source: str = "eliza_gui",
+    sender_name: str | None = None,
+    attachments: list[Any] | None = None,
+    raw_message: JsonObject | str | None = None,
+    metadata: JsonObject | None = None,
+    in_reply_to: str | None = None,
+) -> SendMessage:
+    """A REST post as the send command a Socket.IO client would have produced, with the same checks."""
+    meta = metadata or {}
+    raw = raw_message if isinstance(raw_message, dict) else {}
+    payload: dict[str, Any] = {
+        "channelId": channel_id,
+        "senderId": author_id,
+        "senderName": (sender_name or _display_name(meta))[:256],
+        "message": content,
+        "messageServerId": server_id,
+        "messageId": client_message_id,
+        "source": source,
+        "attachments": attachments if attachments is not None else raw.get("attachments"),
+        "metadata": meta,
+        "inReplyTo": in_reply_to,
+    }
+    try:
+        return validation.parse_send(payload, socket_entity_id=None, limits=limits)
+    except MessagingError as exc:
+        if exc.field in _REST_NAMES:
+            rest_name = _REST_NAMES[exc.field]
+            exc.message = exc.message.replace(exc.field, rest_name, 1)
+            exc.field = rest_name
+        raise
+
+
+def posted(result: SendResult, **extra: Any) -> JsonResponse:
+    message = rest_views.bus_message(result.message, result.channel.message_server_id)
+    body = {"success": True, "data": message, "userMessage": message, "duplicate": result.duplicate, **extra}
+    return JsonResponse(body, status_code=201)
+
+
+@router.post("/central-channels/{channel_id}/messages", status_code=201, include_in_schema=False)
+@router.post(
+    "/channels/{channel_id}/messages",
+    status_code=201,
+    summary="Post a user's message to a channel (stored, broadcast and handed to the agents)",
+    description=(
+        "The channel is created on first use. transport 'websocket' (default) answers at once and the agents'"
+        " replies arrive over Socket.IO; 'http' waits for the first reply of an agent taking part in the"
+        " channel; 'sse' streams it as user_message, chunk, done and error events."
+    ),
+    responses={
+        **responses(201, schemas.PostedMessage, 502, 504),
+        **event_stream("transport sse: user_message, chunk..., then done (the reply) or error"),
+    },
+)
+async def post_channel_message(
+    channel_id: ChannelIdPath,
+    body: PostMessageBody,
+    service: Service,
+    channels: Admin,
+    timeout_s: Annotated[float, Depends(reply_timeout)],
+) -> Response:
+    require_uuid(channel_id, "channelId")
+    command = rest_send_command(
+        channel_id=channel_id,
+        author_id=body.author_id,
+        content=body.content,
+        limits=service.limits,
+        server_id=body.message_server_id,
+        client_message_id=body.messageId,
+        source=body.source_type or "eliza_gui",
+        attachments=body.attachments,
+        raw_message=body.raw_message,
+        metadata=body.metadata,
+        in_reply_to=body.in_reply_to_message_id,
+    )
+    transport = body.transport or _MODES.get(body.mode or "", "websocket")
+    if transport == "websocket":
+        return posted(await service.send(command))
+    agents = await channels.answering_agents(channel_id, command.sender_id, command.metadata)
+    if transport == "http":
+        async with AsyncExitStack() as stack:
+            result, queue = await send_watched(service, command, stack)
+            waiting_for = [] if result.duplicate else agents  # a retry: the reply went to the original
+            reply = await agent_response(queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
+        return posted(result, agentResponse=reply)
+    stack = AsyncExitStack()
+    try:
+        result, queue = await send_watched(service, command, stack)
+    except BaseException:
+        await stack.aclose()
+        raise
+    user_message = rest_views.bus_message(result.message, result.channel.message_server_id)
+    waiting_for = [] if result.duplicate else agents
+    events = reply_events(user_message, queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
+    return EventStream(events, stack)
+
+
+@router.get("/central-channels/{channel_id}/messages", include_in_schema=False)
+@router.get(
+    "/channels/{channel_id}/messages",
+    summary="A channel's messages, newest first",
+    responses=responses(200, schemas.Ok[schemas.MessageList]),
+)
+async def list_channel_messages(
+    channel_id: ChannelIdPath,
+    service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
-    before: Annotated[int | None, Query(ge=0, description="Only messages created before (epoch ms)")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Only messages created after (epoch ms)")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Only messages created before (epoch ms)")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Only messages created after (epoch ms)")
+    ] = None,
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(channel_id, limit=limit, before=before, after=after)
     return ok({"messages": [views.rest_message(m, server_id) for m in messages]})
+
+
+@router.delete("/central-channels/{channel_id}/messages/{message_id}", status_code=204, include_in_schema=False)
+@router.delete(
+    "/channels/{channel_id}/messages/{message_id}",
+    status_code=204,
+    summary="Delete one message (emits messageDeleted to the room)",
+    responses=responses(204, None, 404, description="Deleted"),
+)
+async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageIdPath, channels: Admin) -> Response:
+    await channels.delete_message(require_uuid(channel_id, "channelId"), require_uuid(message_id, "messageId"))
+    return Response(status_code=204)
+
+
+@router.delete("/central-channels/{channel_id}/messages", status_code=204, include_in_schema=False)
+@router.delete(
+    "/channels/{channel_id}/messages",
+    status_code=204,
+    summary="Delete every message of a channel (emits channelCleared to the room)",
+    responses=responses(204, None, 404, description="Cleared"),
+)
+async def clear_channel_messages(channel_id: ChannelIdPath, channels: Admin) -> Response:
+    await channels.clear_messages(require_uuid(channel_id, "channelId"))
+    return Response(status_code=204)

@@ -1,4 +1,9 @@
-"""The ElizaOS response envelope and the translation of our errors into it."""
+"""The ElizaOS response envelope and the translation of our errors into it.
+
+Most routes answer ``{success: true, data}`` or ``{success: false, error: {code, message}}``;
+the Sessions API answers ElizaOS's own ``{error: {code, message, timestamp}}`` for every
+error under its prefix, including FastAPI's validation errors.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from ...messaging.clock import now_ms
 from ...messaging.errors import MessagingError
+from ...messaging.rest_views import iso
+
+SESSIONS_PREFIX = "/api/messaging/sessions"
 
 
 class JsonResponse(JSONResponse):
@@ -30,20 +39,50 @@ def error(status: int, code: str, message: str, **details: Any) -> JsonResponse:
     return JsonResponse({"success": False, "error": body}, status_code=status)
 
 
+def session_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "timestamp": iso(now_ms())}}, status_code=status)
+
+
+def _in_sessions(request: Request) -> bool:
+    path = request.url.path
+    return path == SESSIONS_PREFIX or path.startswith(SESSIONS_PREFIX + "/")
+
+
+def _answer(request: Request, status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    if _in_sessions(request):
+        return session_error(status, code, message)
+    return error(status, code, message, field=field)
+
+
+def _problem(e: Any) -> str:
+    where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+    if e.get("type") == "json_invalid":
+        return f"The request body is not valid JSON ({e.get('ctx', {}).get('error', 'cannot be parsed')})."
+    if where == "body" and e.get("type") in ("model_attributes_type", "dict_type"):
+        return "The request body must be a JSON object, sent with Content-Type: application/json."
+    message = str(e.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MessagingError)
-    async def messaging_error(_: Request, exc: MessagingError) -> JsonResponse:
-        return error(exc.status, exc.code, exc.message, field=exc.field)
+    async def messaging_error(request: Request, exc: MessagingError) -> JsonResponse:
+        return _answer(request, exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JsonResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-            for e in exc.errors()
-        ]
-        return error(400, "VALIDATION_ERROR", "; ".join(problems) or "The request is not valid.")
+    async def validation_error(request: Request, exc: RequestValidationError) -> JsonResponse:
+        problems = [_problem(e) for e in exc.errors()]
+        return _answer(request, 400, "VALIDATION_ERROR", "; ".join(problems) or "The request is not valid.")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JsonResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}.get(exc.status_code, "HTTP_ERROR")
-        return error(exc.status_code, code, str(exc.detail))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JsonResponse:
+        code = {
+            400: "VALIDATION_ERROR",
+            404: "NOT_FOUND",
+            405: "METHOD_NOT_ALLOWED",
+            401: "UNAUTHORIZED",
+        }.get(exc.status_code, "HTTP_ERROR")
+        detail = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in detail:
+            detail = "The request body could not be read as JSON (is it nested too deeply?). Send a JSON object."
+        return _answer(request, exc.status_code, code, detail)

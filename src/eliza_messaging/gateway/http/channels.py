@@ -1,0 +1,145 @@
+"""Channels: create, read, change, delete, and who takes part (users and agents).
+
+Each route is also served under ElizaOS's older ``/central-channels`` prefix (left out of the
+OpenAPI document). Changes reach the channel's room over Socket.IO (``channelUpdated``,
+``channelDeleted``) through the messaging layer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from ...messaging import views
+from ...messaging.admin import ChannelAdmin, ChannelChanges, ChannelSpec
+from ...protocol.types import DEFAULT_SERVER_ID
+from . import schemas
+from .deps import AgentIdPath, ChannelIdPath, admin, require_uuid
+from .docs import responses
+from .models import AgentRef, CreateChannelBody, UpdateChannelBody
+from .responses import JsonResponse, ok
+
+router = APIRouter(tags=["channels"])
+Admin = Annotated[ChannelAdmin, Depends(admin)]
+
+
+def _spec(body: CreateChannelBody) -> ChannelSpec:
+    return ChannelSpec(
+        name=body.name,
+        server_id=body.messageServerId or DEFAULT_SERVER_ID,
+        type=body.type,
+        channel_id=body.id,
+        source_type=body.sourceType,
+        source_id=body.sourceId,
+        topic=body.topic,
+        metadata=body.metadata,
+        participants=body.participantCentralUserIds or (),
+    )
+
+
+@router.post(
+    "/channels",
+    status_code=201,
+    summary="Create a channel (optionally with your own id and its participants)",
+    responses=responses(201, schemas.Ok[schemas.ChannelCreated], 404, 409),
+)
+async def create_channel(body: CreateChannelBody, channels: Admin) -> JsonResponse:
+    channel = await channels.create_channel(_spec(body))
+    return ok({"channel": views.rest_channel(channel)}, status=201)
+
+
+@router.post("/central-channels", status_code=201, include_in_schema=False)
+async def create_central_channel(body: CreateChannelBody, channels: Admin) -> JsonResponse:
+    """The older route answers with the channel itself as ``data``."""
+    channel = await channels.create_channel(_spec(body))
+    return ok(views.rest_channel(channel), status=201)
+
+
+@router.get("/central-channels/{channel_id}/details", include_in_schema=False)
+@router.get(
+    "/channels/{channel_id}/details",
+    summary="A channel's details",
+    responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
+)
+async def channel_details(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
+    channel = await channels.require_channel(require_uuid(channel_id, "channelId"))
+    return ok(views.rest_channel(channel))
+
+
+@router.patch("/central-channels/{channel_id}", include_in_schema=False)
+@router.patch(
+    "/channels/{channel_id}",
+    summary="Change a channel's name, type, topic, metadata or participants (emits channelUpdated)",
+    responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
+)
+async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, channels: Admin) -> JsonResponse:
+    changes = ChannelChanges(
+        name=body.name,
+        type=body.type,
+        topic=body.topic,
+        metadata=body.metadata,
+        participants=body.participantCentralUserIds,
+    )
+    channel = await channels.update_channel(require_uuid(channel_id, "channelId"), changes)
+    return ok(views.rest_channel(channel))
+
+
+@router.delete("/central-channels/{channel_id}", status_code=204, include_in_schema=False)
+@router.delete(
+    "/channels/{channel_id}",
+    status_code=204,
+    summary="Delete a channel with its messages (emits channelDeleted)",
+    responses=responses(204, None, 404, description="Deleted"),
+)
+async def delete_channel(channel_id: ChannelIdPath, channels: Admin) -> Response:
+    await channels.delete_channel(require_uuid(channel_id, "channelId"))
+    return Response(status_code=204)
+
+
+@router.get("/central-channels/{channel_id}/participants", include_in_schema=False)
+@router.get(
+    "/channels/{channel_id}/participants",
+    summary="The channel's participants (entity ids)",
+    responses=responses(200, schemas.Ok[schemas.Participants], 404),
+)
+async def channel_participants(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
+    members = await channels.participants(require_uuid(channel_id, "channelId"))
+    return ok({"channelId": channel_id, "participants": members})
+
+
+@router.get("/central-channels/{channel_id}/agents", include_in_schema=False)
+@router.get(
+    "/channels/{channel_id}/agents",
+    summary="The channel's participants, and which of them are agents",
+    responses=responses(200, schemas.Ok[schemas.ChannelAgents], 404),
+)
+async def channel_agents(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
+    members, agents = await channels.channel_agents(require_uuid(channel_id, "channelId"))
+    return ok({"channelId": channel_id, "participants": members, "agents": agents})
+
+
+@router.post("/central-channels/{channel_id}/agents", status_code=201, include_in_schema=False)
+@router.post(
+    "/channels/{channel_id}/agents",
+    status_code=201,
+    summary="Add an agent to a channel",
+    responses=responses(201, schemas.Ok[schemas.ChannelAgentChange], 404),
+)
+async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, channels: Admin) -> JsonResponse:
+    await channels.add_channel_agent(require_uuid(channel_id, "channelId"), body.agentId)
+    return ok(
+        {"channelId": channel_id, "agentId": body.agentId, "message": "Agent added to channel successfully"},
+        status=201,
+    )
+
+
+@router.delete("/central-channels/{channel_id}/agents/{agent_id}", include_in_schema=False)
+@router.delete(
+    "/channels/{channel_id}/agents/{agent_id}",
+    summary="Remove an agent from a channel",
+    responses=responses(200, schemas.Ok[schemas.ChannelAgentChange], 404),
+)
+async def remove_channel_agent(channel_id: ChannelIdPath, agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
+    await channels.remove_channel_agent(require_uuid(channel_id, "channelId"), require_uuid(agent_id, "agentId"))
+    return ok({"channelId": channel_id, "agentId": agent_id, "message": "Agent removed from channel successfully"})

@@ -1,0 +1,304 @@
+"""Response bodies, for the OpenAPI document only: routes build their JSON from the messaging views.
+
+Each model mirrors one view function; the schemathesis test checks every response against
+these, so a view and its model cannot drift apart unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+
+class Ok(BaseModel, Generic[T]):
+    success: Literal[True]
+    data: T
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable code, e.g. INVALID_PAYLOAD, VALIDATION_ERROR, NOT_FOUND")
+    message: str = Field(description="What is wrong and how to fix it")
+    field: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: Literal[False]
+    error: ErrorDetail
+
+
+class SessionErrorDetail(BaseModel):
+    code: str = Field(description="VALIDATION_ERROR, SESSION_NOT_FOUND, SESSION_EXPIRED, AGENT_NOT_FOUND, ...")
+    message: str
+    timestamp: str
+
+
+class SessionErrorBody(BaseModel):
+    error: SessionErrorDetail
+
+
+class AuthErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+# message servers and channels -----------------------------------------------------------
+
+
+class ServerView(BaseModel):
+    id: str
+    name: str
+    sourceType: str
+    sourceId: str | None
+    metadata: JsonObject
+    createdAt: int
+    updatedAt: int
+
+
+class ServerList(BaseModel):
+    messageServers: list[ServerView]
+    servers: list[ServerView]
+
+
+class CurrentServer(BaseModel):
+    messageServerId: str
+    serverId: str
+
+
+class ServerCreated(BaseModel):
+    server: ServerView
+    messageServer: ServerView
+
+
+class ServerAgents(BaseModel):
+    serverId: str
+    messageServerId: str
+    agents: list[str]
+
+
+class ServerAgentChange(BaseModel):
+    serverId: str
+    messageServerId: str
+    agentId: str
+    message: str
+
+
+class ChannelView(BaseModel):
+    id: str
+    messageServerId: str
+    serverId: str
+    name: str
+    type: str
+    sourceType: str | None
+    sourceId: str | None
+    topic: str | None
+    metadata: JsonObject
+    createdAt: int
+    updatedAt: int
+
+
+class ChannelCreated(BaseModel):
+    channel: ChannelView
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelView]
+
+
+class Participants(BaseModel):
+    channelId: str
+    participants: list[str]
+
+
+class ChannelAgents(BaseModel):
+    channelId: str
+    participants: list[str] = Field(description="Every participant, users and agents")
+    agents: list[str] = Field(description="The participants that are registered agents")
+
+
+class ChannelAgentChange(BaseModel):
+    channelId: str
+    agentId: str
+    message: str
+
+
+# messages -------------------------------------------------------------------------------
+
+
+class MessageView(BaseModel):
+    id: str
+    channelId: str
+    roomId: str
+    serverId: str
+    messageServerId: str
+    authorId: str
+    senderId: str
+    senderName: str
+    authorDisplayName: str
+    content: str
+    text: str
+    rawMessage: JsonObject
+    inReplyToRootMessageId: str | None
+    sourceType: str
+    sourceId: str | None
+    metadata: JsonObject
+    attachments: list[Any]
+    clientMessageId: str | None
+    createdAt: int
+    updatedAt: int
+    created_at: int
+    updated_at: int
+
+
+class MessageList(BaseModel):
+    messages: list[MessageView]
+
+
+class BusMessageView(BaseModel):
+    """ElizaOS's MessageServiceStructure (snake_case) with camelCase names alongside."""
+
+    id: str
+    channel_id: str
+    message_server_id: str
+    server_id: str
+    author_id: str
+    author_display_name: str
+    content: str
+    raw_message: JsonObject
+    source_id: str | None
+    source_type: str
+    in_reply_to_message_id: str | None
+    created_at: int
+    metadata: JsonObject
+    channelId: str
+    messageServerId: str
+    authorId: str
+    text: str
+    sourceType: str
+    inReplyTo: str | None
+    createdAt: int
+    clientMessageId: str | None
+
+
+class AgentResponseView(BaseModel):
+    id: str
+    messageId: str
+    text: str
+    agentId: str
+    channelId: str
+    inReplyTo: str | None
+    createdAt: int
+    metadata: JsonObject
+    thought: str | None = None
+    actions: list[Any] | None = None
+
+
+class PostedMessage(BaseModel):
+    """``data`` (ElizaOS 1.x) and ``userMessage`` (1.7 transports) are the same stored message."""
+
+    success: Literal[True]
+    data: BusMessageView
+    userMessage: BusMessageView
+    duplicate: bool = Field(description="True when this client messageId was stored before (nothing re-sent)")
+    agentResponse: AgentResponseView | None = Field(
+        default=None, description="transport http only: the agent's stored reply, null when it stayed silent"
+    )
+
+
+class Ingested(BaseModel):
+    success: Literal[True]
+    message: str
+    data: dict[str, str]
+
+
+# sessions -------------------------------------------------------------------------------
+
+
+class TimeoutConfigView(BaseModel):
+    timeoutMinutes: float
+    autoRenew: bool
+    maxDurationMinutes: float
+    warningThresholdMinutes: float
+
+
+class SessionCreated(BaseModel):
+    sessionId: str
+    channelId: str
+    agentId: str
+    userId: str
+    createdAt: str
+    metadata: JsonObject
+    expiresAt: str
+    timeoutConfig: TimeoutConfigView
+
+
+class SessionInfo(SessionCreated):
+    lastActivity: str
+    renewalCount: int
+    timeRemaining: int = Field(description="Milliseconds until expiry")
+    isNearExpiration: bool
+
+
+class SessionStatus(BaseModel):
+    expiresAt: str
+    renewalCount: int
+    wasRenewed: bool
+    isNearExpiration: bool
+
+
+class SessionMessageSent(BaseModel):
+    success: Literal[True]
+    userMessage: BusMessageView
+    sessionStatus: SessionStatus
+    agentResponse: AgentResponseView | None = Field(
+        default=None, description="transport http only: the agent's stored reply, null when it stayed silent"
+    )
+
+
+class SimplifiedMessage(BaseModel):
+    id: str
+    content: str
+    authorId: str
+    isAgent: bool
+    createdAt: str
+    createdAtMs: int
+    metadata: JsonObject
+
+
+class Cursors(BaseModel):
+    before: int | None = Field(description="Pass as before= for older messages")
+    after: int | None = Field(description="Pass as after= for newer messages")
+
+
+class SessionMessages(BaseModel):
+    messages: list[SimplifiedMessage]
+    hasMore: bool
+    cursors: Cursors
+
+
+class SessionStats(BaseModel):
+    totalSessions: int
+    activeSessions: int
+    expiredSessions: int
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionInfo]
+    total: int
+    stats: SessionStats
+
+
+class SessionDeleted(BaseModel):
+    success: Literal[True]
+    message: str
+
+
+class SessionsHealth(BaseModel):
+    status: str
+    activeSessions: int
+    expiringSoon: int
+    timestamp: str
+    uptime: float

@@ -1,0 +1,127 @@
+"""REST shapes beyond the central message: ElizaOS's bus message, agent responses, and sessions.
+
+Pure functions of stored records, like :mod:`views`, so what REST returns is what the store holds.
+ElizaOS sends its internal bus shape (snake_case) back from message posts; its api-client reads
+camelCase: both spellings are given.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..store.records import ChatSession, Message
+
+JsonObject = dict[str, Any]
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds as the ISO 8601 text a JavaScript ``Date`` serialises to."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def bus_message(message: Message, server_id: str) -> JsonObject:
+    """ElizaOS's ``MessageServiceStructure``, with the camelCase names alongside."""
+    return {
+        "id": message.id,
+        "channel_id": message.channel_id,
+        "message_server_id": server_id,
+        "server_id": server_id,
+        "author_id": message.author_id,
+        "author_display_name": message.author_name,
+        "content": message.content,
+        "raw_message": message.raw_message,
+        "source_id": message.source_id,
+        "source_type": message.source_type,
+        "in_reply_to_message_id": message.in_reply_to_root_message_id,
+        "created_at": message.created_at,
+        "metadata": message.metadata,
+        "channelId": message.channel_id,
+        "messageServerId": server_id,
+        "authorId": message.author_id,
+        "text": message.content,
+        "sourceType": message.source_type,
+        "inReplyTo": message.in_reply_to_root_message_id,
+        "createdAt": message.created_at,
+        "clientMessageId": message.client_message_id,
+    }
+
+
+def agent_response(message: Message) -> JsonObject:
+    """An agent's stored reply as ElizaOS's response content (``text``, ``thought``, ``actions``)."""
+    meta = message.metadata
+    body: JsonObject = {
+        "id": message.id,
+        "messageId": message.id,
+        "text": message.content,
+        "agentId": message.author_id,
+        "channelId": message.channel_id,
+        "inReplyTo": message.in_reply_to_root_message_id,
+        "createdAt": message.created_at,
+        "metadata": meta,
+    }
+    if isinstance(meta.get("thought"), str):
+        body["thought"] = meta["thought"]
+    if isinstance(meta.get("actions"), list):
+        body["actions"] = meta["actions"]
+    return body
+
+
+def timeout_config(session: ChatSession) -> JsonObject:
+    return {
+        "timeoutMinutes": _number(session.timeout_minutes),
+        "autoRenew": session.auto_renew,
+        "maxDurationMinutes": _number(session.max_duration_minutes),
+        "warningThresholdMinutes": _number(session.warning_threshold_minutes),
+    }
+
+
+def session_created(session: ChatSession) -> JsonObject:
+    return {
+        "sessionId": session.id,
+        "channelId": session.channel_id,
+        "agentId": session.agent_id,
+        "userId": session.user_id,
+        "createdAt": iso(session.created_at),
+        "metadata": session.metadata,
+        "expiresAt": iso(session.expires_at),
+        "timeoutConfig": timeout_config(session),
+    }
+
+
+def session_info(session: ChatSession, now: int) -> JsonObject:
+    remaining = max(0, session.expires_at - now)
+    warning_ms = session.warning_threshold_minutes * 60_000
+    return {
+        **session_created(session),
+        "lastActivity": iso(session.last_activity),
+        "renewalCount": session.renewal_count,
+        "timeRemaining": remaining,
+        "isNearExpiration": 0 < remaining <= warning_ms,
+    }
+
+
+def simplified_message(message: Message) -> JsonObject:
+    """ElizaOS's ``SimplifiedMessage``; ``createdAtMs`` added for computing cursors without parsing dates."""
+    meta = dict(message.metadata)
+    for key in ("thought", "actions"):
+        if key in message.raw_message:
+            meta.setdefault(key, message.raw_message[key])
+    attachments = message.raw_message.get("attachments")
+    if attachments and "attachments" not in meta:
+        meta["attachments"] = attachments
+    return {
+        "id": message.id,
+        "content": message.content,
+        "authorId": message.author_id,
+        "isAgent": message.source_type == "agent_response",
+        "createdAt": iso(message.created_at),
+        "createdAtMs": message.created_at,
+        "metadata": meta,
+    }
+
+
+def _number(value: float) -> int | float:
+    """Minutes as given: whole numbers stay integers on the wire."""
+    return int(value) if float(value).is_integer() else value
