@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from . import logs
+from .commands.chat import chat
+from .commands.doctor import doctor
 from .config import Settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="The ElizaOS real-time messaging server.")
@@ -61,6 +63,10 @@ def serve(
         ws_per_message_deflate=False,
         lifespan="on",
     )
+
+
+cli.command()(chat)
+cli.command()(doctor)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""What each dialect puts on the wire, in one place (SPEC.md "Wire contract").
+
+``eliza17`` is what ElizaOS 1.7 and its official clients send: handshake ``auth: {entityId}``,
+``channelId`` and ``messageServerId``. ``seed`` is what the ElizaOS Socket.IO guide's client
+sends: no handshake auth and ``roomId`` only. Both travel as the ``message`` event with
+``{type, payload}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from ..protocol.types import DEFAULT_SERVER_ID, SocketMessageType
+
+Dialect = Literal["eliza17", "seed"]
+DIALECTS: tuple[Dialect, ...] = ("eliza17", "seed")
+JsonObject = dict[str, Any]
+
+# uuid5 namespace of direct-message channel ids: the same two participants always get the same channel.
+DM_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eliza-messaging/dm-channel")
+
+
+def check_dialect(dialect: str) -> Dialect:
+    if dialect == "eliza17":
+        return "eliza17"
+    if dialect == "seed":
+        return "seed"
+    raise ValueError(f"dialect must be 'eliza17' or 'seed', not {dialect!r}")
+
+
+def dm_channel_id(entity_id: str, other_id: str) -> str:
+    """The deterministic id of the DM channel between two participants (order does not matter)."""
+    low, high = sorted((entity_id.lower(), other_id.lower()))
+    return str(uuid.uuid5(DM_NAMESPACE, f"{low}:{high}"))
+
+
+def dm_metadata(target_id: str) -> JsonObject:
+    """What makes a new channel a DM with ``target_id`` on ElizaOS and on this server."""
+    return {"isDm": True, "channelType": "DM", "targetUserId": target_id}
+
+
+def handshake_auth(dialect: Dialect, entity_id: str, api_key: str | None) -> JsonObject | None:
+    """eliza17 sends ``{entityId, apiKey?}``; seed sends none (its API key goes in a header)."""
+    if dialect == "eliza17":
+        return {"entityId": entity_id, **({"apiKey": api_key} if api_key else {})}
+    return None
+
+
+def handshake_headers(api_key: str | None) -> dict[str, str]:
+    return {"X-API-KEY": api_key} if api_key else {}
+
+
+def _channel(dialect: Dialect, channel_id: str, server_id: str) -> JsonObject:
+    if dialect == "eliza17":
+        return {"channelId": channel_id, "messageServerId": server_id}
+    return {"roomId": channel_id}
+
+
+def join_envelope(
+    dialect: Dialect,
+    channel_id: str,
+    entity_id: str,
+    *,
+    server_id: str = DEFAULT_SERVER_ID,
+    metadata: JsonObject | None = None,
+    agent_id: str | None = None,
+) -> JsonObject:
+    payload: JsonObject = {**_channel(dialect, channel_id, server_id), "entityId": entity_id}
+    if metadata:
+        payload["metadata"] = metadata
+    if agent_id:
+        payload["agentId"] = agent_id
+    return {"type": int(SocketMessageType.ROOM_JOINING), "payload": payload}
+
+
+def send_envelope(
+    dialect: Dialect,
+    channel_id: str,
+    *,
+    sender_id: str,
+    sender_name: str,
+    text: str,
+    client_message_id: str,
+    server_id: str = DEFAULT_SERVER_ID,
+    source: str = "python-sdk",
+    attachments: list[Any] | None = None,
+    metadata: JsonObject | None = None,
+    target_user_id: str | None = None,
+) -> JsonObject:
+    payload: JsonObject = {
+        "senderId": sender_id,
+        "senderName": sender_name,
+        "message": text,
+        **_channel(dialect, channel_id, server_id),
+        "messageId": client_message_id,
+        "source": source,
+        "attachments": attachments or [],
+        "metadata": metadata or {},
+    }
+    if target_user_id:
+        payload["targetUserId"] = target_user_id
+    return {"type": int(SocketMessageType.SEND_MESSAGE), "payload": payload}
+
+
+def typing_payload(dialect: Dialect, channel_id: str, user_id: str, is_typing: bool) -> JsonObject:
+    key = "channelId" if dialect == "eliza17" else "roomId"
+    return {key: channel_id, "userId": user_id, "isTyping": is_typing}
