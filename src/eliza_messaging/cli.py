@@ -62,6 +62,8 @@ def serve(
         access_log=settings.log_level.lower() == "debug",
         ws_per_message_deflate=False,
         lifespan="on",
+        # A long-polling request can stay open for a whole ping cycle; do not let it hold up a restart.
+        timeout_graceful_shutdown=5,
     )
 
 
