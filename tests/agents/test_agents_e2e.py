@@ -255,3 +255,24 @@ async def test_a_failing_model_ends_with_a_stream_error_and_re_enabled_input(
         assert names[-3:] == ["messageStreamError", "controlMessage", "messageComplete"]
         assert timeline(client)[-2][1]["action"] == "enable_input"
         assert not any(m["senderId"] == agent for m in client.events("messageBroadcast"))
+
+
+def test_agents_are_listed_and_registered_on_the_default_server(server: ServerProcess) -> None:
+    listed = httpx.get(f"{server.url}/api/agents").json()["data"]["agents"]
+    assert [(a["name"], a["status"]) for a in listed] == [("Eliza", "active")]
+    eliza = listed[0]["id"]
+    assert httpx.get(f"{server.url}/api/agents/{eliza}").json()["data"]["name"] == "Eliza"
+    default = "00000000-0000-0000-0000-000000000000"
+    on_server = httpx.get(f"{server.url}/api/messaging/message-servers/{default}/agents").json()["data"]["agents"]
+    assert eliza in on_server
+    missing = httpx.get(f"{server.url}/api/agents/{new_id()}")
+    assert missing.status_code == 404 and "GET /api/agents lists them" in missing.json()["error"]["message"]
+
+
+async def test_the_same_character_keeps_its_id_across_restarts(
+    server_factory: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    proc = server_factory({"ELIZA_CHARACTERS": character_files(tmp_path, {"name": "Ada"})})
+    before = agents(proc.url)
+    proc.restart()
+    assert agents(proc.url) == before
