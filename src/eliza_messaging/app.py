@@ -63,7 +63,7 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
         async_mode="asgi",
         allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
-        client_manager=create_client_manager(settings.redis_url),
+        client_manager=create_client_manager(),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_frame_bytes,

@@ -21,7 +21,6 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("ELIZA_SERVER_AUTH_TOKEN", "server_auth_token")
     )
     server_api_key: str | None = Field(None, validation_alias=AliasChoices("SERVER_API_KEY", "server_api_key"))
-    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
     allow_eio3: bool = Field(True, validation_alias=AliasChoices("ELIZA_ALLOW_EIO3", "allow_eio3"))
     max_message_chars: int = Field(
         100_000, validation_alias=AliasChoices("ELIZA_MAX_MESSAGE_CHARS", "max_message_chars")

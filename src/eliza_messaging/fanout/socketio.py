@@ -1,7 +1,8 @@
 """Fanout through python-socketio's client manager.
 
-The manager decides the reach: python-socketio's in-process manager for one node (the
-default), or its Redis pub/sub manager to reach sockets on every node. Each emit is logged at
+The manager decides the reach: python-socketio's in-process manager reaches this node's
+sockets; its Redis pub/sub manager (for several nodes, together with a shared store and queue)
+would reach every node's without changing this class. Each emit is logged at
 debug level with its room and size, since watching events is how users debug.
 """
 
@@ -16,10 +17,8 @@ import socketio
 log = logging.getLogger("eliza_messaging.events")
 
 
-def create_client_manager(redis_url: str | None) -> Any:
-    """In-process unless a Redis URL is given (then every node sees every emit)."""
-    if redis_url:
-        return socketio.AsyncRedisManager(redis_url, channel="eliza-messaging")
+def create_client_manager() -> Any:
+    """In-process: one node. (Several nodes will swap in python-socketio's Redis manager here.)"""
     return socketio.AsyncManager()
 
 
