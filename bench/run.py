@@ -27,6 +27,12 @@ from tests.support.node import NODE, ensure_node_modules
 from tests.support.server import ServerProcess
 
 
+def server_cpu_seconds(server: ServerProcess) -> float:
+    """User + system CPU time the server process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bench", choices=["send", "agent"])
@@ -52,8 +58,13 @@ def main() -> None:
             if args.bench == "agent":
                 env["AGENT_ID"] = httpx.get(f"{server.url}/api/agents").json()["data"]["agents"][0]["id"]
             script = Path(__file__).with_name(f"{args.bench}_load.js")
+            cpu_before = server_cpu_seconds(server)
             out = subprocess.run([NODE, str(script)], env=env, check=True, capture_output=True, text=True, timeout=600)
-            print(json.dumps(json.loads(out.stdout.strip().splitlines()[-1]), indent=2))
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            # Server CPU per message is steadier than throughput on a shared machine.
+            handled = figures.get("acked") or figures.get("replies") or 1
+            figures["server_cpu_ms_per_message"] = round((server_cpu_seconds(server) - cpu_before) * 1000 / handled, 3)
+            print(json.dumps(figures, indent=2))
         finally:
             server.stop()
 
