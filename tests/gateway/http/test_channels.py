@@ -12,7 +12,7 @@ API = "/api/messaging"
 async def create(app: App, **body: object) -> dict[str, object]:
     response = await app.client.post(f"{API}/channels", json={"name": "general", **body})
     assert response.status_code == 201, response.text
-    channel: dict[str, object] = response.json()["data"]["channel"]
+    channel: dict[str, object] = response.json()["data"]
     return channel
 
 
@@ -26,7 +26,7 @@ async def test_create_with_a_client_id_type_topic_and_participants(app: App) -> 
     details = (await app.client.get(f"{API}/channels/{channel_id}/details")).json()["data"]
     assert details == channel
     participants = (await app.client.get(f"{API}/channels/{channel_id}/participants")).json()["data"]
-    assert participants == {"channelId": channel_id, "participants": sorted([alice, bob])}
+    assert participants == sorted([alice, bob])
 
 
 async def test_the_same_client_id_twice_is_a_conflict(app: App) -> None:
@@ -73,7 +73,7 @@ async def test_patch_changes_what_it_names_and_replaces_participants(app: App) -
     assert data["name"] == "renamed" and data["metadata"] == {"b": 2} and data["type"] == "GROUP"
     assert data["updatedAt"] > channel["updatedAt"]
     participants = (await app.client.get(f"{API}/central-channels/{channel['id']}/participants")).json()["data"]
-    assert participants["participants"] == [bob]
+    assert participants == [bob]
     untouched = await app.client.patch(f"{API}/channels/{channel['id']}", json={})
     assert untouched.json()["data"]["name"] == "renamed"
 

@@ -26,7 +26,7 @@ async def test_the_same_pair_gets_the_same_channel_in_either_order(app: App) -> 
     assert await dm(app, bob, alice) == first
     assert (await dm(app, alice, carol))["id"] != first["id"]
     participants = (await app.client.get(f"{API}/channels/{first['id']}/participants")).json()["data"]
-    assert participants["participants"] == sorted([alice, bob])
+    assert participants == sorted([alice, bob])
 
 
 async def test_every_server_instance_names_the_same_channel(app_factory: Callable[..., Awaitable[App]]) -> None:

@@ -4,6 +4,7 @@ the http and sse transports wait for the agent's reply."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -108,10 +109,25 @@ async def test_deep_metadata_is_refused_without_harm(app: App) -> None:
 
 async def test_history_paging_bounds(app: App) -> None:
     channel = new_id()
-    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": 1001}, {"before": 2**63}, {"after": -1}):
+    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": 1001}):
         response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    for bad in ({"before": 2**63}, {"after": -1}, {"before": "yesterday"}):
+        response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
+        assert response.status_code == 400, bad
+        error = response.json()["error"]
+        assert error["field"] in bad and ("ISO 8601" in error["message"] or "out of range" in error["message"])
+
+
+async def test_history_bounds_accept_iso_times_as_the_elizaos_web_client_sends(app: App) -> None:
+    channel, author = new_id(), new_id()
+    created = [(await post(app, channel, author_id=author, content=f"m{i}")).json()["data"] for i in range(3)]
+    newest = created[-1]["createdAt"]
+    iso = datetime.fromtimestamp(newest / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    older = (await app.client.get(f"{API}/channels/{channel}/messages", params={"before": iso})).json()
+    by_ms = (await app.client.get(f"{API}/channels/{channel}/messages", params={"before": newest})).json()
+    assert older == by_ms and "m2" not in [m["content"] for m in older["data"]["messages"]]
 
 
 async def test_delete_one_message_and_clear_the_rest(app: App) -> None:

@@ -72,4 +72,4 @@ async def test_a_servers_channels(app: App) -> None:
     assert empty.json() == {"success": True, "data": {"channels": []}}
     channel = await app.client.post(f"{API}/channels", json={"name": "general", "messageServerId": server_id})
     listed = (await app.client.get(f"{API}/central-servers/{server_id}/channels")).json()["data"]["channels"]
-    assert [c["id"] for c in listed] == [channel.json()["data"]["channel"]["id"]]
+    assert [c["id"] for c in listed] == [channel.json()["data"]["id"]]

@@ -38,20 +38,15 @@ def _spec(body: CreateChannelBody) -> ChannelSpec:
     )
 
 
+@router.post("/central-channels", status_code=201, include_in_schema=False)
 @router.post(
     "/channels",
     status_code=201,
     summary="Create a channel (optionally with your own id and its participants)",
-    responses=responses(201, schemas.Ok[schemas.ChannelCreated], 404, 409),
+    responses=responses(201, schemas.Ok[schemas.ChannelView], 404, 409),
 )
 async def create_channel(body: CreateChannelBody, channels: Admin) -> JsonResponse:
-    channel = await channels.create_channel(_spec(body))
-    return ok({"channel": views.rest_channel(channel)}, status=201)
-
-
-@router.post("/central-channels", status_code=201, include_in_schema=False)
-async def create_central_channel(body: CreateChannelBody, channels: Admin) -> JsonResponse:
-    """The older route answers with the channel itself as ``data``."""
+    """``data`` is the channel itself, as ElizaOS answers (its web client opens ``data.id``)."""
     channel = await channels.create_channel(_spec(body))
     return ok(views.rest_channel(channel), status=201)
 
@@ -101,11 +96,11 @@ async def delete_channel(channel_id: ChannelIdPath, channels: Admin) -> Response
 @router.get(
     "/channels/{channel_id}/participants",
     summary="The channel's participants (entity ids)",
-    responses=responses(200, schemas.Ok[schemas.Participants], 404),
+    responses=responses(200, schemas.Ok[list[str]], 404),
 )
 async def channel_participants(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
-    members = await channels.participants(require_uuid(channel_id, "channelId"))
-    return ok({"channelId": channel_id, "participants": members})
+    """``data`` is the list of ids itself, as ElizaOS answers."""
+    return ok(await channels.participants(require_uuid(channel_id, "channelId")))
 
 
 @router.get("/central-channels/{channel_id}/agents", include_in_schema=False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 
 from ...messaging.admin import ChannelAdmin
 from ...messaging.errors import InvalidPayload
@@ -40,6 +41,40 @@ def reply_timeout(request: Request) -> float:
     """How long the http and sse transports wait for an agent's reply, in seconds."""
     seconds: float = request.app.state.reply_timeout_s
     return seconds
+
+
+TimestampQuery = Annotated[
+    str | None,
+    Query(
+        description="Epoch milliseconds, or an ISO 8601 time (the ElizaOS web client sends ISO)",
+        examples=["1795326419282", "2026-11-22T06:00:00.000Z"],
+        max_length=40,
+    ),
+]
+
+
+def timestamp_ms(value: str | None, name: str) -> int | None:
+    """A ``before``/``after`` bound in epoch milliseconds, from either spelling clients use."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if text.isdigit():
+        number = int(text)
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidPayload(
+                f"{name} must be epoch milliseconds (e.g. 1795326419282) or an ISO 8601 time"
+                f" (e.g. 2026-11-22T06:00:00Z), but got '{text[:40]}'.",
+                field=name,
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        number = int(moment.timestamp() * 1000)
+    if not 0 <= number <= MAX_TIMESTAMP_MS:
+        raise InvalidPayload(f"{name} is out of range: use a time between 1970 and the year 287396.", field=name)
+    return number
 
 
 def require_uuid(value: str, name: str) -> str:

@@ -21,7 +21,16 @@ from ...messaging.service import MessagingService, SendResult
 from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas
-from .deps import MAX_TIMESTAMP_MS, ChannelIdPath, MessageIdPath, admin, messaging, reply_timeout, require_uuid
+from .deps import (
+    ChannelIdPath,
+    MessageIdPath,
+    TimestampQuery,
+    admin,
+    messaging,
+    reply_timeout,
+    require_uuid,
+    timestamp_ms,
+)
 from .docs import event_stream, responses
 from .models import PostMessageBody
 from .responses import JsonResponse, ok
@@ -167,17 +176,15 @@ async def list_channel_messages(
     channel_id: ChannelIdPath,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
-    before: Annotated[
-        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Only messages created before (epoch ms)")
-    ] = None,
-    after: Annotated[
-        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Only messages created after (epoch ms)")
-    ] = None,
+    before: TimestampQuery = None,
+    after: TimestampQuery = None,
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
-    messages = await service.history(channel_id, limit=limit, before=before, after=after)
+    messages = await service.history(
+        channel_id, limit=limit, before=timestamp_ms(before, "before"), after=timestamp_ms(after, "after")
+    )
     return ok({"messages": [views.rest_message(m, server_id) for m in messages]})
 
 

@@ -100,17 +100,8 @@ class ChannelView(BaseModel):
     updatedAt: int
 
 
-class ChannelCreated(BaseModel):
-    channel: ChannelView
-
-
 class ChannelList(BaseModel):
     channels: list[ChannelView]
-
-
-class Participants(BaseModel):
-    channelId: str
-    participants: list[str]
 
 
 class ChannelAgents(BaseModel):
