@@ -115,6 +115,9 @@ async def test_a_retry_with_the_same_message_id_is_stored_once_and_not_rebroadca
     await reader.event("messageBroadcast")
     await reader.quiet(0.5)
     assert len(reader.events("messageBroadcast")) == 1
+    # the sender gets its own copy again (ElizaOS clients clear a pending message on it)
+    own = [m for m in sender.events("messageBroadcast") if m.get("clientMessageId") == first["clientMessageId"]]
+    assert len(own) == 2 and {m["id"] for m in own} == {first["messageId"]}
     import httpx
 
     history = httpx.get(f"{server.url}/api/messaging/channels/{room}/messages").json()["data"]["messages"]
@@ -131,3 +134,13 @@ async def test_sending_without_joining_still_hears_the_room(server: ServerProces
     await member.call("message", send(room, new_id(), "reply"))
     got = await lurker.event("messageBroadcast", where=lambda m: m["text"] == "reply")
     assert got["roomId"] == room
+
+
+async def test_a_client_message_id_may_be_any_short_string(server: ServerProcess, clients: Any) -> None:
+    room, sender_id = new_id(), new_id()
+    sender = await joined(clients, server.url, room, sender_id)
+    message = send(room, sender_id, "opaque id", messageId="temp-123")
+    first = await sender.call("message", message)
+    again = await sender.call("message", message)
+    assert first["success"] and first["clientMessageId"] == "temp-123"
+    assert again["duplicate"] is True and again["messageId"] == first["messageId"]

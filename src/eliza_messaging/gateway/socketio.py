@@ -137,11 +137,9 @@ class SocketGateway:
         entity = self.messaging.presence.get(sid).entity_id
         command = validation.parse_send(body, socket_entity_id=entity, limits=self.messaging.limits)
         result = await self.messaging.send(command, sid=sid)
-        if not result.duplicate:
-            await self._emit(Event.MESSAGE_ACK, result.ack, sid)
-        else:
-            await self._emit(Event.MESSAGE_ACK, {**result.ack, "duplicate": True}, sid)
-        return payloads.ack_ok({**result.ack, "duplicate": result.duplicate})
+        ack = {**result.ack, "duplicate": result.duplicate}
+        await self._emit(Event.MESSAGE_ACK, ack, sid)
+        return payloads.ack_ok(ack)
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
         try:

@@ -75,9 +75,9 @@ class MessagingService:
 
     async def connect(self, sid: str, entity_id: str | None) -> None:
         self.presence.connect(sid, entity_id)
-        await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
-        if entity_id:
+        if entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
+        await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 
     def admit(self, sid: str) -> None:
         """Count one incoming message from ``sid`` against its rate; raises RateLimited when over."""
@@ -142,7 +142,12 @@ class MessagingService:
             client_message_id=command.client_message_id,
         )
         stored = await self.store_message(message)
-        if not stored.created:  # a retry: the original's ack, no second broadcast
+        if not stored.created:  # a retry: the original's ack, and no second broadcast to the room
+            if sid is not None:  # but the sender's copy again: clients clear a pending message on it
+                own_copy = views.broadcast(
+                    stored.message, channel.message_server_id, client_message_id=stored.message.client_message_id
+                )
+                await self.fanout.emit(Event.MESSAGE_BROADCAST, own_copy, to=sid)
             return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
         if sid is not None:
             await self._enter_as_sender(sid, command.channel_id, command.sender_id)

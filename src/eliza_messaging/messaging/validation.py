@@ -219,6 +219,23 @@ def parse_join(payload: object, *, socket_entity_id: str | None, limits: Limits)
     )
 
 
+MAX_CLIENT_ID_CHARS = 128
+
+
+def _client_message_id(body: dict[str, Any]) -> str | None:
+    """The sender's own id for the message: any short string (ElizaOS treats it as opaque), kept for retries."""
+    value = body.get("messageId")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CLIENT_ID_CHARS or not value.isprintable():
+        raise InvalidPayload(
+            f"messageId must be a string of at most {MAX_CLIENT_ID_CHARS} printable characters, but got"
+            f" {_describe(value)}. Generate one per message with crypto.randomUUID(), and reuse it on retries.",
+            field="messageId",
+        )
+    return value
+
+
 def parse_send(payload: object, *, socket_entity_id: str | None, limits: Limits) -> SendMessage:
     body = _require_object(payload, "SEND_MESSAGE")
     channel_id = _channel_id(body)
@@ -269,9 +286,7 @@ def parse_send(payload: object, *, socket_entity_id: str | None, limits: Limits)
         sender_id=sender_id,
         sender_name=_optional_str(body, "senderName", limits) or "User",
         text=text,
-        client_message_id=_optional_uuid(
-            body, "messageId", "Generate one per message with crypto.randomUUID(), and reuse it on retries."
-        ),
+        client_message_id=_client_message_id(body),
         source=source,
         attachments=attachments,
         metadata=_metadata(body, limits),
