@@ -53,6 +53,11 @@ class ChannelChanges:
     participants: Sequence[str] | None = None
 
 
+TITLE_MIN_MESSAGES = 4
+TITLE_CONTEXT = 50
+TITLE_WORDS = 6
+
+
 def dm_channel_id(user_a: str, user_b: str, server_id: str) -> str:
     """The same pair on the same server always names the same channel, whoever asks first."""
     low, high = sorted((user_a.lower(), user_b.lower()))
@@ -198,6 +203,30 @@ class ChannelAdmin:
             Event.CHANNEL_UPDATED, payloads.channel_updated(channel_id, views.rest_channel(stored)), room=channel_id
         )
         return stored
+
+    async def agent_servers(self, agent_id: str) -> list[str]:
+        """The message servers an agent is registered on."""
+        servers = await self._store.list_message_servers()
+        return [s.id for s in servers if agent_id in await self._store.list_server_agents(s.id)]
+
+    async def generate_title(self, channel_id: str) -> str | None:
+        """Name a conversation after how it began, once it has enough to go on (ElizaOS: 4 messages).
+
+        The title is the first words of the earliest message from a person, so it needs no model
+        and is the same every time; the channel is renamed and the room told (channelUpdated).
+        """
+        await self.require_channel(channel_id)
+        recent = await self._store.list_messages(channel_id, limit=TITLE_CONTEXT)
+        if len(recent) < TITLE_MIN_MESSAGES:
+            return None
+        opening = next((m for m in reversed(recent) if m.source_type != "agent_response" and m.content.strip()), None)
+        if opening is None:
+            return None
+        words = opening.content.split()
+        title = " ".join(words[:TITLE_WORDS]).strip(" .,;:!?")
+        title = (title[:1].upper() + title[1:]) + ("…" if len(words) > TITLE_WORDS else "")
+        await self.update_channel(channel_id, ChannelChanges(name=title))
+        return title
 
     async def delete_channel(self, channel_id: str) -> None:
         await self.require_channel(channel_id)

@@ -124,3 +124,21 @@ async def test_routes_on_a_missing_channel_answer_404(app: App) -> None:
             " or by sending a message to it.",
             "field": "channelId",
         }
+
+
+async def test_generate_title_waits_for_four_messages_then_names_the_channel(app: App) -> None:
+    channel = (await app.client.post(f"{API}/channels", json={"name": "untitled"})).json()["data"]["id"]
+    author = new_id()
+    url = f"{API}/channels/{channel}/generate-title"
+    for i, text in enumerate(["planning the summer trip to lisbon with friends", "b", "c"]):
+        await app.client.post(f"{API}/channels/{channel}/messages", json={"author_id": author, "content": text})
+        if i == 0:
+            early = (await app.client.post(url)).json()["data"]
+            assert early["title"] is None and early["reason"]
+    await app.client.post(f"{API}/channels/{channel}/messages", json={"author_id": author, "content": "d"})
+    titled = (await app.client.post(url)).json()["data"]
+    assert titled == {"channelId": channel, "title": "Planning the summer trip to lisbon…"}
+    details = (await app.client.get(f"{API}/channels/{channel}/details")).json()["data"]
+    assert details["name"] == "Planning the summer trip to lisbon…"
+    missing = await app.client.post(f"{API}/channels/{new_id()}/generate-title")
+    assert missing.status_code == 404

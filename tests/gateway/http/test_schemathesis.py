@@ -46,9 +46,7 @@ class Live:
         agents = httpx.get(f"{url}/api/agents").json()["data"]["agents"]
         self.agent = next(a["id"] for a in agents if a["name"] == "Eliza")
         self.user = new_id()
-        self.channel = httpx.post(f"{url}/api/messaging/channels", json={"name": "fuzzed"}).json()["data"][
-            "id"
-        ]
+        self.channel = httpx.post(f"{url}/api/messaging/channels", json={"name": "fuzzed"}).json()["data"]["id"]
         self.sessions = [self.new_session(url) for _ in range(3)]
 
     def new_session(self, url: str) -> str:

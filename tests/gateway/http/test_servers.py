@@ -73,3 +73,15 @@ async def test_a_servers_channels(app: App) -> None:
     channel = await app.client.post(f"{API}/channels", json={"name": "general", "messageServerId": server_id})
     listed = (await app.client.get(f"{API}/central-servers/{server_id}/channels")).json()["data"]["channels"]
     assert [c["id"] for c in listed] == [channel.json()["data"]["id"]]
+
+
+async def test_an_agents_message_servers(app: App) -> None:
+    agent = new_id()
+    assert (await app.client.get(f"{API}/agents/{agent}/message-servers")).json()["data"] == {
+        "agentId": agent,
+        "messageServers": [],
+    }
+    await app.client.post(f"{API}/message-servers/{DEFAULT}/agents", json={"agentId": agent})
+    listed = (await app.client.get(f"{API}/agents/{agent}/message-servers")).json()["data"]
+    assert listed["messageServers"] == [DEFAULT]
+    assert (await app.client.get(f"{API}/agents/nope/message-servers")).status_code == 400

@@ -20,15 +20,39 @@ def _registry(request: Request) -> AgentRegistry:
     return registry
 
 
+SECRET_HINTS = ("secret", "key", "token", "password")
+
+
 def agent_view(agent: Agent) -> dict[str, Any]:
+    """The list entry, as ElizaOS gives it (``bio`` is its first line)."""
     character = agent.character
     return {
         "id": agent.id,
         "name": agent.name,
         "characterName": agent.name,
         "status": agent.status,
-        "bio": list(character.bio),
+        "bio": character.bio[0] if character.bio else "",
         "model": agent.model.name,
+    }
+
+
+def agent_record(agent: Agent) -> dict[str, Any]:
+    """The whole agent: its character as loaded, minus anything that looks like a credential."""
+    character = agent.character
+    settings = {
+        k: v
+        for k, v in character.settings.items()
+        if not isinstance(v, dict) and not any(h in k.lower() for h in SECRET_HINTS)
+    }
+    return {
+        **{k: v for k, v in character.extra.items() if k not in ("secrets",)},
+        **agent_view(agent),
+        "bio": list(character.bio),
+        "system": character.system,
+        "style": {k: list(v) for k, v in character.style.items()},
+        "messageExamples": list(character.message_examples),
+        "settings": settings,
+        "enabled": True,
     }
 
 
@@ -43,4 +67,4 @@ async def get_agent(agent_id: str, request: Request) -> JsonResponse:
     agent = _registry(request).get(agent_id)
     if agent is None:
         raise NotFound(f"No agent {agent_id} on this server; GET /api/agents lists them.", field="agentId")
-    return ok(agent_view(agent))
+    return ok(agent_record(agent))

@@ -138,3 +138,16 @@ async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, channels:
 async def remove_channel_agent(channel_id: ChannelIdPath, agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
     await channels.remove_channel_agent(require_uuid(channel_id, "channelId"), require_uuid(agent_id, "agentId"))
     return ok({"channelId": channel_id, "agentId": agent_id, "message": "Agent removed from channel successfully"})
+
+
+@router.post("/central-channels/{channel_id}/generate-title", include_in_schema=False)
+@router.post(
+    "/channels/{channel_id}/generate-title",
+    summary="Name the channel after how its conversation began (renames it; emits channelUpdated)",
+    responses=responses(200, schemas.Ok[schemas.GeneratedTitle], 404),
+)
+async def generate_title(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
+    title = await channels.generate_title(require_uuid(channel_id, "channelId"))
+    if title is None:
+        return ok({"channelId": channel_id, "title": None, "reason": "Not enough messages to name it yet."})
+    return ok({"channelId": channel_id, "title": title})

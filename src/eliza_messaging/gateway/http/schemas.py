@@ -79,6 +79,17 @@ class ServerAgents(BaseModel):
     agents: list[str]
 
 
+class AgentServers(BaseModel):
+    agentId: str
+    messageServers: list[str]
+
+
+class GeneratedTitle(BaseModel):
+    channelId: str
+    title: str | None
+    reason: str | None = None
+
+
 class ServerAgentChange(BaseModel):
     serverId: str
     messageServerId: str

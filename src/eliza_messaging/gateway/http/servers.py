@@ -107,3 +107,13 @@ async def list_server_channels(server_id: ServerIdPath, channels: Admin) -> Json
 
 def _agent_change(server_id: str, agent_id: str, message: str) -> dict[str, str]:
     return {"serverId": server_id, "messageServerId": server_id, "agentId": agent_id, "message": message}
+
+
+@router.get(
+    "/agents/{agent_id}/message-servers",
+    summary="The message servers an agent is registered on",
+    responses=responses(200, schemas.Ok[schemas.AgentServers], 400),
+)
+async def agent_message_servers(agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
+    servers = await channels.agent_servers(require_uuid(agent_id, "agentId"))
+    return ok({"agentId": agent_id, "messageServers": servers})
