@@ -159,6 +159,7 @@ class Agent:
             log.exception("agent reply failed", extra={"agent": self.name, "channel": channel.id})
             await self._end_with_error(trigger, channel, reply_id, f"{self.name} failed to reply: {exc}", pieces)
         else:
+            log.debug("replied", extra={"agent": self.name, "channel": channel.id, "pieces": len(pieces)})
             await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
 
     async def _end_with_error(

@@ -16,6 +16,7 @@ import socketio
 
 from ..messaging import validation
 from ..messaging.errors import InvalidPayload, MessagingError, RateLimited
+from ..messaging.logstream import LogStream
 from ..messaging.service import MessagingService
 from ..protocol import payloads
 from ..protocol.types import Event, SocketMessageType
@@ -43,17 +44,26 @@ class SocketGateway:
     """Registers the handlers on ``server`` and keeps no domain state of its own."""
 
     def __init__(
-        self, server: socketio.AsyncServer, messaging: MessagingService, *, api_key: str | None = None
+        self,
+        server: socketio.AsyncServer,
+        messaging: MessagingService,
+        *,
+        api_key: str | None = None,
+        logs: LogStream | None = None,
     ) -> None:
         self.server = server
         self.messaging = messaging
         self.api_key = api_key
+        self.logs = logs
         server.on("connect", self.on_connect)
         server.on("disconnect", self.on_disconnect)
         server.on(Event.MESSAGE, self.on_message)
         server.on(Event.JOIN_SHORT, self.on_join)
         server.on(Event.SEND_SHORT, self.on_send)
         server.on(Event.TYPING, self.on_typing)
+        server.on("subscribe_logs", self.on_subscribe_logs)
+        server.on("unsubscribe_logs", self.on_unsubscribe_logs)
+        server.on("update_log_filters", self.on_update_log_filters)
         server.on("*", self.on_unknown)
 
     # connection -------------------------------------------------------------------------
@@ -84,6 +94,8 @@ class SocketGateway:
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         log.debug("disconnect", extra={"sid": sid, "reason": reason})
+        if self.logs is not None:
+            self.logs.unsubscribe(sid)
         await self.messaging.disconnect(sid)
 
     # messages ---------------------------------------------------------------------------
@@ -116,6 +128,39 @@ class SocketGateway:
             await self._error(sid, exc, data)
             return
         await self.messaging.typing(sid, command)
+
+    # log streaming -----------------------------------------------------------------------
+
+    async def on_subscribe_logs(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace("subscribe_logs", sid, data)
+        if self.logs is None:
+            body = {"subscribed": False, "message": "Log streaming is not enabled on this server."}
+        else:
+            self.logs.subscribe(sid)
+            body = {"subscribed": True, "message": "Subscribed to this server's logs (no message text is streamed)."}
+        await self._emit("log_subscription_confirmed", body, sid)
+        return body
+
+    async def on_unsubscribe_logs(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace("unsubscribe_logs", sid, data)
+        if self.logs is not None:
+            self.logs.unsubscribe(sid)
+        body = {"subscribed": False, "message": "Unsubscribed from logs."}
+        await self._emit("log_subscription_confirmed", body, sid)
+        return body
+
+    async def on_update_log_filters(self, sid: str, data: Any = None) -> JsonObject:
+        self._trace("update_log_filters", sid, data)
+        body: JsonObject
+        if self.logs is None:
+            body = {"success": False, "error": "Log streaming is not enabled on this server."}
+        else:
+            try:
+                body = {"success": True, "filters": self.logs.update(sid, data).as_payload()}
+            except MessagingError as exc:
+                body = {"success": False, "error": exc.message}
+        await self._emit("log_filters_updated", body, sid)
+        return body
 
     async def on_unknown(self, event: str, sid: str, data: Any = None, *_: Any) -> JsonObject:
         self._trace(event, sid, data)
