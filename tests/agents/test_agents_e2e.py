@@ -250,6 +250,9 @@ async def test_a_failing_model_ends_with_a_stream_error_and_re_enabled_input(
         assert error["agentId"] == agent and error["channelId"] == room and error["error"]
         if mode == "drop":
             assert error["partialText"].split() == ["one", "two"]
+            # the streamed bubble is withdrawn for clients that ignore stream errors
+            gone = await client.event("messageDeleted")
+            assert gone == {"messageId": error["messageId"], "channelId": room, "roomId": room, "reason": "failed"}
         await client.event("messageComplete", timeout=5)
         names = [e for e, _ in timeline(client)]
         assert names[-3:] == ["messageStreamError", "controlMessage", "messageComplete"]

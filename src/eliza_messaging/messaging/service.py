@@ -276,6 +276,12 @@ class MessagingService:
         if superseded:
             body["superseded"] = True
         await self.fanout.emit(Event.MESSAGE_STREAM_ERROR, body, room=channel.id)
+        if partial:  # clients that drew the streamed bubble but ignore stream errors (ElizaOS's) drop it on this
+            gone = {
+                **payloads.message_deleted(reply_id, channel.id),
+                "reason": "superseded" if superseded else "failed",
+            }
+            await self.fanout.emit(Event.MESSAGE_DELETED, gone, room=channel.id)
         self.replies.notify(ReplyEvent("error", agent_id, channel.id, trigger.id, reply_id, error))
 
     async def end_reply(self, agent_id: str, channel: Channel, trigger: Message, *, took_it: bool) -> None:
