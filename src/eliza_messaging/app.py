@@ -6,6 +6,8 @@ hands every other request (and the lifespan events) to the FastAPI app.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,11 +33,13 @@ from .gateway.legacy import LegacyCompatibleAsyncServer
 from .gateway.socketio import SocketGateway
 from .messaging.admin import ChannelAdmin
 from .messaging.agent_posts import AgentPosts
+from .messaging.logstream import LogStream
 from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
 from .queue.memory import InProcessQueue
+from .store.base import Store
 from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
@@ -47,11 +51,12 @@ class Components:
     """Everything the app is made of, for tests and the command line to reach into."""
 
     settings: Settings
-    store: SQLiteStore
+    store: Store
     sio: socketio.AsyncServer
     queue: InProcessQueue
     messaging: MessagingService
     agents: AgentRegistry
+    logs: LogStream
 
 
 def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
@@ -76,14 +81,15 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
 
 
 def build_components(settings: Settings) -> Components:
-    store = SQLiteStore(settings.sqlite_path)
+    store = build_store(settings)
     sio = build_socketio_server(settings)
     queue = InProcessQueue()
     limits = Limits(max_text_chars=settings.max_message_chars)
     messaging = MessagingService(
         store, SocketIOFanout(sio), queue, limits, RateLimiter(settings.socket_rate, settings.socket_burst)
     )
-    SocketGateway(sio, messaging, api_key=settings.server_api_key)
+    logs = LogStream(messaging.fanout)
+    SocketGateway(sio, messaging, api_key=settings.server_api_key, logs=logs)
     agents = AgentRegistry(
         load_characters(settings.characters),
         messaging,
@@ -94,7 +100,16 @@ def build_components(settings: Settings) -> Components:
             max_agent_chain=settings.agent_max_chain,
         ),
     )
-    return Components(settings, store, sio, queue, messaging, agents)
+    return Components(settings, store, sio, queue, messaging, agents, logs)
+
+
+def build_store(settings: Settings) -> Store:
+    """PostgreSQL when ``POSTGRES_URL`` is set, else the embedded SQLite file in the data dir."""
+    if settings.postgres_url:
+        from .store.postgres import PostgresStore  # asyncpg is only loaded when it is used
+
+        return PostgresStore(settings.postgres_url)
+    return SQLiteStore(settings.sqlite_path)
 
 
 def load_characters(paths: list[str]) -> list[Character]:
@@ -111,9 +126,11 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.store.open()
         await parts.messaging.start()
         await parts.agents.start()
+        parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         try:
             yield
         finally:
+            parts.logs.detach(logging.getLogger("eliza_messaging"))
             await parts.agents.close()
             await parts.queue.close()
             await parts.store.close()

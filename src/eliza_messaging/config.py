@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias=AliasChoices("SERVER_PORT", "port"))
     cors_origin: str = Field("*", validation_alias=AliasChoices("CORS_ORIGIN", "cors_origin"))
     data_dir: Path = Field(Path(".eliza-data"), validation_alias=AliasChoices("ELIZA_DATA_DIR", "data_dir"))
+    postgres_url: str | None = Field(
+        None, validation_alias=AliasChoices("POSTGRES_URL", "postgres_url")
+    )  # when set, the messaging memory lives in this PostgreSQL database instead of SQLite in data_dir
     log_level: str = Field("info", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     server_auth_token: str | None = Field(
         None, validation_alias=AliasChoices("ELIZA_SERVER_AUTH_TOKEN", "server_auth_token")

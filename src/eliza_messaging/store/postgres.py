@@ -1,0 +1,714 @@
+"""The shared store: PostgreSQL through an asyncpg connection pool, for several nodes at once.
+
+It answers as ``SQLiteStore`` does (tests/store/test_conformance.py holds both to one contract).
+What differs is how concurrency is made safe:
+several processes write at the same time, so every "create unless it exists" is one
+``INSERT ... ON CONFLICT DO NOTHING`` statement that also returns the row that won, and the
+schema is migrated under an advisory lock so nodes starting together do not both migrate.
+
+Every operation is a function of a connection run by ``_read`` or ``_write``, the same shape as
+SQLite's write queue, and each append or ensure is one statement, so one round trip (plus a
+second only when it lost a race). Gathering writes into shared transactions later only has to
+change ``_write``.
+
+PostgreSQL cannot store U+0000 in TEXT nor inside JSONB strings, while SQLite can. Rather than
+failing such a write (an error the callers would turn into a 5xx), this store replaces U+0000
+with U+FFFD (the replacement character) in every text argument and in every JSON string and key,
+on writes and lookups alike, and an append returns the message as stored, so a broadcast matches
+the history; all other text round-trips unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from typing import Any, Final, TypeVar
+
+import asyncpg
+import orjson
+
+from .base import StoreError
+from .postgres_schema import MIGRATIONS
+from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
+
+T = TypeVar("T")
+
+NUL: Final = "\x00"
+REPLACEMENT: Final = "\ufffd"
+# pg_advisory_lock's first key (ASCII "ElzM"); the second is the schema, so each schema migrates alone.
+MIGRATION_LOCK: Final = 0x456C7A4D
+JSONB_VERSION: Final = b"\x01"  # the binary jsonb format: a version byte, then the JSON text
+PING_TIMEOUT_S: Final = 5.0
+COMMAND_TIMEOUT_S: Final = 30.0  # a stuck database fails the call (the sender may retry) rather than hang it
+CLOSE_TIMEOUT_S: Final = 10.0
+RACE_RETRIES: Final = 3
+
+DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class PostgresStore:
+    """``Store`` on a PostgreSQL database given by a libpq-style URL (``postgresql://user:pw@host/db``).
+
+    ``server_settings`` are sent when each connection starts (for example ``{"search_path": "x"}``
+    to keep the tables in schema ``x``); query parameters of the URL that are not connection
+    options are sent the same way.
+    """
+
+    def __init__(self, dsn: str, *, pool_size: int = 10, server_settings: Mapping[str, str] | None = None) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._server_settings = dict(server_settings) if server_settings else None
+        self._pool: Any = None  # asyncpg.Pool
+
+    # lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            conn = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
+        except DB_ERRORS as exc:
+            raise StoreError(f"Could not connect to PostgreSQL (POSTGRES_URL): {exc}") from exc
+        # Migrations get a connection of their own: no command timeout (a migration may take long),
+        # and closing it releases the advisory lock whatever happened.
+        try:
+            await _migrate(conn)
+        except DB_ERRORS as exc:
+            raise StoreError(f"Could not migrate the PostgreSQL schema: {exc}") from exc
+        finally:
+            await conn.close()
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                init=_init_connection,
+                reset=_keep_session,
+                command_timeout=COMMAND_TIMEOUT_S,
+                server_settings=self._server_settings,
+            )
+        except DB_ERRORS as exc:
+            raise StoreError(f"Could not connect to PostgreSQL (POSTGRES_URL): {exc}") from exc
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_S)
+        except TimeoutError:  # a connection was never released: do not hold the shutdown
+            pool.terminate()
+
+    async def ping(self) -> bool:
+        if self._pool is None:
+            return False
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S):
+                return bool(await self._pool.fetchval("SELECT 1") == 1)
+        except Exception:
+            return False
+
+    # the two paths ----------------------------------------------------------------------
+
+    async def _read(self, op: Callable[[_Connection], Awaitable[T]]) -> T:
+        return await self._run(op)
+
+    async def _write(self, op: Callable[[_Connection], Awaitable[T]]) -> T:
+        """Run ``op`` on a pooled connection; each op is one atomic statement (autocommit)."""
+        return await self._run(op)
+
+    async def _run(self, op: Callable[[_Connection], Awaitable[T]]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StoreError("The store is not open.")
+        try:
+            async with pool.acquire() as conn:
+                return await op(_Connection(conn))
+        except DB_ERRORS as exc:
+            raise StoreError(f"PostgreSQL refused the operation: {exc}") from exc
+
+    # message servers --------------------------------------------------------------------
+
+    async def ensure_message_server(self, server: MessageServer) -> MessageServer:
+        args = (
+            server.id,
+            server.name,
+            server.source_type,
+            server.source_id,
+            server.metadata,
+            server.created_at,
+            server.updated_at,
+        )
+
+        async def op(c: _Connection) -> MessageServer:
+            return _server(await _insert_or_select(c, _ENSURE_SERVER, _GET_SERVER, args, server.id))
+
+        return await self._write(op)
+
+    async def get_message_server(self, server_id: str) -> MessageServer | None:
+        row = await self._read(lambda c: c.fetchrow(_GET_SERVER, server_id))
+        return _server(row) if row else None
+
+    async def list_message_servers(self) -> list[MessageServer]:
+        rows = await self._read(
+            lambda c: c.fetch(f"SELECT {_SERVER_COLUMNS} FROM message_servers ORDER BY created_at, id")
+        )
+        return [_server(r) for r in rows]
+
+    async def add_server_agent(self, server_id: str, agent_id: str) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO message_server_agents (message_server_id, agent_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                server_id,
+                agent_id,
+            )
+        )
+
+    async def list_server_agents(self, server_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                "SELECT agent_id FROM message_server_agents WHERE message_server_id = $1 ORDER BY agent_id", server_id
+            )
+        )
+        return [r[0] for r in rows]
+
+    # channels ---------------------------------------------------------------------------
+
+    async def ensure_channel(self, channel: Channel, participants: Sequence[str] = ()) -> Channel:
+        args = (
+            channel.id,
+            channel.message_server_id,
+            channel.name,
+            channel.type,
+            channel.source_type,
+            channel.source_id,
+            channel.topic,
+            channel.metadata,
+            channel.created_at,
+            channel.updated_at,
+            list(participants),
+        )
+
+        async def op(c: _Connection) -> Channel:
+            return _channel(await _insert_or_select(c, _ENSURE_CHANNEL, _GET_CHANNEL, args, channel.id))
+
+        return await self._write(op)
+
+    async def get_channel(self, channel_id: str) -> Channel | None:
+        row = await self._read(lambda c: c.fetchrow(_GET_CHANNEL, channel_id))
+        return _channel(row) if row else None
+
+    async def update_channel(self, channel: Channel) -> Channel:
+        async def op(c: _Connection) -> Channel:
+            row = await c.fetchrow(
+                "UPDATE channels SET name = $1, type = $2, topic = $3, metadata = $4, updated_at = $5"
+                f" WHERE id = $6 RETURNING {_CHANNEL_COLUMNS}",
+                channel.name,
+                channel.type,
+                channel.topic,
+                channel.metadata,
+                channel.updated_at,
+                channel.id,
+            )
+            if row is None:
+                raise StoreError(f"channel {channel.id} does not exist")
+            return _channel(row)
+
+        return await self._write(op)
+
+    async def add_participants(self, channel_id: str, entity_ids: Sequence[str]) -> None:
+        if not entity_ids:
+            return
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO channel_participants (channel_id, entity_id)"
+                " SELECT $1, e FROM unnest($2::text[]) AS e ON CONFLICT DO NOTHING",
+                channel_id,
+                list(entity_ids),
+            )
+        )
+
+    async def list_participants(self, channel_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                "SELECT entity_id FROM channel_participants WHERE channel_id = $1 ORDER BY entity_id", channel_id
+            )
+        )
+        return [r[0] for r in rows]
+
+    # messages ---------------------------------------------------------------------------
+
+    async def append_message(self, message: Message) -> StoredMessage:
+        message = _as_stored(message)  # what the room is sent must be what the history will show
+        args = (
+            message.id,
+            message.channel_id,
+            message.author_id,
+            message.author_name,
+            message.content,
+            message.raw_message,
+            message.in_reply_to_root_message_id,
+            message.source_type,
+            message.source_id,
+            message.metadata,
+            message.client_message_id,
+            message.created_at,
+            message.updated_at,
+        )
+
+        async def op(c: _Connection) -> StoredMessage:
+            for _ in range(RACE_RETRIES):
+                row = await c.fetchrow(_APPEND, *args)
+                if row["created"]:
+                    return StoredMessage(message, created=True)
+                if row["id"] is not None:
+                    return StoredMessage(_message(row, offset=1), created=False)
+                # The original was committed by another connection after this statement's snapshot
+                # was taken: it is visible to the next statement.
+                row = await c.fetchrow(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM central_messages"
+                    " WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3",
+                    message.channel_id,
+                    message.author_id,
+                    message.client_message_id,
+                )
+                if row is not None:
+                    return StoredMessage(_message(row), created=False)
+                # ... and it was deleted in between: try to insert again.
+            raise StoreError(f"message {message.id} kept colliding with concurrent writes; try again")
+
+        return await self._write(op)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        row = await self._read(
+            lambda c: c.fetchrow(f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE id = $1", message_id)
+        )
+        return _message(row) if row else None
+
+    async def list_messages(
+        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> list[Message]:
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = $1"
+        args: list[Any] = [channel_id]
+        if before is not None:
+            args.append(before)
+            sql += f" AND created_at < ${len(args)}"
+        if after is not None:
+            args.append(after)
+            sql += f" AND created_at > ${len(args)}"
+        args.append(_limit(limit))
+        sql += f" ORDER BY created_at DESC, seq DESC LIMIT ${len(args)}"
+        rows = await self._read(lambda c: c.fetch(sql, *args))
+        return [_message(r) for r in rows]
+
+    # administration ---------------------------------------------------------------------
+
+    async def remove_server_agent(self, server_id: str, agent_id: str) -> bool:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM message_server_agents WHERE message_server_id = $1 AND agent_id = $2", server_id, agent_id
+            )
+        )
+        return _count(status) > 0
+
+    async def list_channels(self, server_id: str) -> list[Channel]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
+                server_id,
+            )
+        )
+        return [_channel(r) for r in rows]
+
+    async def delete_channel(self, channel_id: str) -> bool:
+        status = await self._write(lambda c: c.execute("DELETE FROM channels WHERE id = $1", channel_id))
+        return _count(status) > 0
+
+    async def remove_participant(self, channel_id: str, entity_id: str) -> bool:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM channel_participants WHERE channel_id = $1 AND entity_id = $2", channel_id, entity_id
+            )
+        )
+        return _count(status) > 0
+
+    async def set_participants(self, channel_id: str, entity_ids: Sequence[str]) -> None:
+        # One statement, so atomic: the two parts touch disjoint rows (those leaving, those arriving).
+        await self._write(
+            lambda c: c.execute(
+                "WITH leaving AS (DELETE FROM channel_participants"
+                " WHERE channel_id = $1 AND NOT (entity_id = ANY($2::text[])))"
+                " INSERT INTO channel_participants (channel_id, entity_id)"
+                " SELECT DISTINCT $1, e FROM unnest($2::text[]) AS e ON CONFLICT DO NOTHING",
+                channel_id,
+                list(entity_ids),
+            )
+        )
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM central_messages WHERE id = $1 AND channel_id = $2", message_id, channel_id
+            )
+        )
+        return _count(status) > 0
+
+    async def clear_messages(self, channel_id: str) -> int:
+        status = await self._write(
+            lambda c: c.execute("DELETE FROM central_messages WHERE channel_id = $1", channel_id)
+        )
+        return _count(status)
+
+    async def update_message(self, message: Message) -> Message:
+        async def op(c: _Connection) -> Message:
+            row = await c.fetchrow(
+                "UPDATE central_messages SET content = $1, raw_message = $2, source_type = $3,"
+                " in_reply_to_root_message_id = $4, metadata = $5, updated_at = $6"
+                f" WHERE id = $7 RETURNING {_MESSAGE_COLUMNS}",
+                message.content,
+                message.raw_message,
+                message.source_type,
+                message.in_reply_to_root_message_id,
+                message.metadata,
+                message.updated_at,
+                message.id,
+            )
+            if row is None:
+                raise StoreError(f"message {message.id} does not exist")
+            return _message(row)
+
+        return await self._write(op)
+
+    async def list_messages_after(self, channel_id: str, *, after: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = $1 AND created_at > $2"
+                " ORDER BY created_at, seq LIMIT $3",
+                channel_id,
+                after,
+                _limit(limit),
+            )
+        )
+        return [_message(r) for r in rows]
+
+    # sessions ---------------------------------------------------------------------------
+
+    async def save_session(self, session: ChatSession) -> None:
+        await self._write(
+            lambda c: c.execute(
+                _SAVE_SESSION,
+                session.id,
+                session.agent_id,
+                session.user_id,
+                session.channel_id,
+                session.metadata,
+                session.timeout_minutes,
+                session.auto_renew,
+                session.max_duration_minutes,
+                session.warning_threshold_minutes,
+                session.created_at,
+                session.last_activity,
+                session.expires_at,
+                session.renewal_count,
+            )
+        )
+
+    async def get_session(self, session_id: str) -> ChatSession | None:
+        row = await self._read(
+            lambda c: c.fetchrow(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = $1", session_id)
+        )
+        return _session(row) if row else None
+
+    async def delete_session(self, session_id: str) -> bool:
+        status = await self._write(lambda c: c.execute("DELETE FROM sessions WHERE id = $1", session_id))
+        return _count(status) > 0
+
+    async def list_sessions(self, *, active_at: int | None = None) -> list[ChatSession]:
+        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
+        args: tuple[Any, ...] = ()
+        if active_at is not None:
+            sql += " WHERE expires_at > $1"
+            args = (active_at,)
+        rows = await self._read(lambda c: c.fetch(sql + " ORDER BY created_at, id", *args))
+        return [_session(r) for r in rows]
+
+    async def session_counts(self, now: int) -> tuple[int, int, int]:
+        row = await self._read(
+            lambda c: c.fetchrow(
+                "SELECT count(*), count(*) FILTER (WHERE expires_at > $1),"
+                " count(*) FILTER (WHERE expires_at > $1 AND expires_at - $1 <= warning_threshold_minutes * 60000)"
+                " FROM sessions",
+                now,
+            )
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def delete_sessions_expired_before(self, before: int) -> int:
+        status = await self._write(lambda c: c.execute("DELETE FROM sessions WHERE expires_at < $1", before))
+        return _count(status)
+
+
+# connections ----------------------------------------------------------------------------
+
+
+class _Connection:
+    """A pooled connection whose text arguments are made storable (U+0000 becomes U+FFFD)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        return list(await self._conn.fetch(sql, *map(_storable, args)))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self._conn.fetchrow(sql, *map(_storable, args))
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        return str(await self._conn.execute(sql, *map(_storable, args)))
+
+
+async def _init_connection(conn: Any) -> None:
+    """JSONB in and out as Python objects, through orjson, in the binary format (no text round trip)."""
+    await conn.set_type_codec("jsonb", schema="pg_catalog", encoder=_encode_json, decoder=_decode_json, format="binary")
+
+
+async def _keep_session(conn: Any) -> None:
+    """Released connections need no reset: the store never changes a pooled connection's session state.
+
+    asyncpg's default reset costs a second round trip on every release (asyncpg still rolls back a
+    transaction left open).
+    """
+
+
+async def _migrate(conn: Any) -> None:
+    """Apply the missing migrations, one transaction each, while holding the schema's advisory lock.
+
+    A node that starts while another migrates waits here, then finds nothing left to do.
+    """
+    lock_key = "hashtext(coalesce(current_schema(), ''))"
+    await conn.execute(f"SELECT pg_advisory_lock($1, {lock_key})", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, script in MIGRATIONS:
+            if version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+    finally:
+        if not conn.is_closed():
+            await conn.execute(f"SELECT pg_advisory_unlock($1, {lock_key})", MIGRATION_LOCK)
+
+
+async def _insert_or_select(c: _Connection, ensure_sql: str, get_sql: str, args: Sequence[Any], key: str) -> Any:
+    """The row ``ensure_sql`` inserted or found; when a concurrent insert won after this statement's
+    snapshot was taken, the row is read again by a second statement, which sees it."""
+    row = await c.fetchrow(ensure_sql, *args)
+    if row is None:
+        row = await c.fetchrow(get_sql, key)
+    if row is None:
+        raise StoreError(f"{key} was deleted while being created; try again")
+    return row
+
+
+# values ---------------------------------------------------------------------------------
+
+
+def _storable(value: Any) -> Any:
+    if type(value) is str:
+        return value.replace(NUL, REPLACEMENT) if NUL in value else value
+    if type(value) is list:
+        return [_storable(v) for v in value]
+    return value
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _encode_json(value: Any) -> bytes:
+    data = orjson.dumps(value)
+    if b"\\u0000" in data:  # orjson writes U+0000 as this escape, which JSONB refuses
+        data = orjson.dumps(_without_nul(value))
+    return JSONB_VERSION + data
+
+
+def _decode_json(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
+
+
+def _json_has_nul(value: Any) -> bool:
+    return b"\\u0000" in orjson.dumps(value)
+
+
+def _as_stored(message: Message) -> Message:
+    """``message`` as PostgreSQL keeps it: the same object unless some text of it holds U+0000."""
+    texts = (
+        message.id,
+        message.channel_id,
+        message.author_id,
+        message.author_name,
+        message.content,
+        message.in_reply_to_root_message_id,
+        message.source_type,
+        message.source_id,
+        message.client_message_id,
+    )
+    if (
+        any(t is not None and NUL in t for t in texts)
+        or _json_has_nul(message.metadata)
+        or _json_has_nul(message.raw_message)
+    ):
+        return replace(message, **{f.name: _without_nul(getattr(message, f.name)) for f in fields(message)})
+    return message
+
+
+def _count(status: str) -> int:
+    """The row count of a command tag such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _limit(limit: int) -> int | None:
+    """SQLite reads a negative LIMIT as no limit; PostgreSQL refuses it, and reads NULL so."""
+    return None if limit < 0 else limit
+
+
+# statements and rows --------------------------------------------------------------------
+
+_SERVER_COLUMNS = "id, name, source_type, source_id, metadata, created_at, updated_at"
+_GET_SERVER = f"SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1"
+_ENSURE_SERVER = f"""
+WITH inserted AS (
+    INSERT INTO message_servers ({_SERVER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING {_SERVER_COLUMNS}
+)
+SELECT {_SERVER_COLUMNS} FROM inserted
+UNION ALL
+SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1 AND NOT EXISTS (SELECT FROM inserted)
+"""
+
+_CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, topic, metadata, created_at, updated_at"
+_GET_CHANNEL = f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1"
+# The participants' foreign keys are checked at the end of the statement, so they see the new channel.
+_ENSURE_CHANNEL = f"""
+WITH inserted AS (
+    INSERT INTO channels ({_CHANNEL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING {_CHANNEL_COLUMNS}
+), members AS (
+    INSERT INTO channel_participants (channel_id, entity_id)
+    SELECT $1, e FROM unnest($11::text[]) AS e
+    ON CONFLICT DO NOTHING
+)
+SELECT {_CHANNEL_COLUMNS} FROM inserted
+UNION ALL
+SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1 AND NOT EXISTS (SELECT FROM inserted)
+"""
+
+_MESSAGE_COLUMNS = (
+    "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
+    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
+)
+_PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+# Exactly one row: created, or not created with the original (whose columns are NULL only when it
+# was committed after this statement's snapshot; the caller then reads it again).
+_APPEND = f"""
+WITH inserted AS (
+    INSERT INTO central_messages ({_MESSAGE_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (channel_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+    RETURNING seq
+)
+SELECT inserted.seq IS NOT NULL AS created, {_PREFIXED_MESSAGE_COLUMNS}
+FROM (SELECT 1) AS one
+LEFT JOIN inserted ON TRUE
+LEFT JOIN central_messages AS m
+    ON inserted.seq IS NULL AND m.channel_id = $2 AND m.author_id = $3 AND m.client_message_id = $11
+"""
+
+_SESSION_COLUMNS = (
+    "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
+    " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
+)
+_SAVE_SESSION = (
+    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _SESSION_COLUMNS.split(",")[1:])
+)
+
+
+def _server(row: Any) -> MessageServer:
+    return MessageServer(
+        id=row[0],
+        name=row[1],
+        source_type=row[2],
+        source_id=row[3],
+        metadata=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+def _channel(row: Any) -> Channel:
+    return Channel(
+        id=row[0],
+        message_server_id=row[1],
+        name=row[2],
+        type=row[3],
+        source_type=row[4],
+        source_id=row[5],
+        topic=row[6],
+        metadata=row[7],
+        created_at=row[8],
+        updated_at=row[9],
+    )
+
+
+def _message(row: Any, offset: int = 0) -> Message:
+    """A message from its columns in ``_MESSAGE_COLUMNS`` order, starting at ``offset``."""
+    return Message(
+        id=row[offset],
+        channel_id=row[offset + 1],
+        author_id=row[offset + 2],
+        author_name=row[offset + 3],
+        content=row[offset + 4],
+        raw_message=row[offset + 5],
+        in_reply_to_root_message_id=row[offset + 6],
+        source_type=row[offset + 7],
+        source_id=row[offset + 8],
+        metadata=row[offset + 9],
+        client_message_id=row[offset + 10],
+        created_at=row[offset + 11],
+        updated_at=row[offset + 12],
+    )
+
+
+def _session(row: Any) -> ChatSession:
+    return ChatSession(
+        id=row[0],
+        agent_id=row[1],
+        user_id=row[2],
+        channel_id=row[3],
+        metadata=row[4],
+        timeout_minutes=row[5],
+        auto_renew=row[6],
+        max_duration_minutes=row[7],
+        warning_threshold_minutes=row[8],
+        created_at=row[9],
+        last_activity=row[10],
+        expires_at=row[11],
+        renewal_count=row[12],
+    )

@@ -1,0 +1,94 @@
+"""PostgreSQL schema migrations, applied in order and recorded in ``schema_migrations``.
+
+The same tables, keys and cascades as ``sqlite_schema`` (so both backends answer alike), in
+PostgreSQL's types: epoch-millisecond times as BIGINT, JSON as JSONB, a BIGSERIAL ``seq`` that
+orders messages created in the same millisecond, identifiers in the "C" collation so they sort
+byte by byte as SQLite sorts them. Each entry runs in its own transaction.
+Append a new entry to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
+    (
+        1,
+        """
+        CREATE TABLE message_servers (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            name TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            source_id TEXT,
+            metadata JSONB NOT NULL DEFAULT '{}',
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE TABLE channels (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            message_server_id TEXT COLLATE "C" NOT NULL REFERENCES message_servers(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            source_type TEXT,
+            source_id TEXT,
+            topic TEXT,
+            metadata JSONB NOT NULL DEFAULT '{}',
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX channels_server ON channels(message_server_id);
+        CREATE TABLE channel_participants (
+            channel_id TEXT COLLATE "C" NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            entity_id TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (channel_id, entity_id)
+        );
+        CREATE TABLE message_server_agents (
+            message_server_id TEXT COLLATE "C" NOT NULL REFERENCES message_servers(id) ON DELETE CASCADE,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (message_server_id, agent_id)
+        );
+        CREATE TABLE central_messages (
+            seq BIGSERIAL PRIMARY KEY,
+            id TEXT COLLATE "C" NOT NULL UNIQUE,
+            channel_id TEXT COLLATE "C" NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            author_id TEXT COLLATE "C" NOT NULL,
+            author_name TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL,
+            raw_message JSONB NOT NULL DEFAULT '{}',
+            in_reply_to_root_message_id TEXT COLLATE "C",
+            source_type TEXT NOT NULL,
+            source_id TEXT,
+            metadata JSONB NOT NULL DEFAULT '{}',
+            client_message_id TEXT COLLATE "C",
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX central_messages_channel_time ON central_messages(channel_id, created_at, seq);
+        CREATE UNIQUE INDEX central_messages_client_id
+            ON central_messages(channel_id, author_id, client_message_id)
+            WHERE client_message_id IS NOT NULL;
+        """,
+    ),
+    (
+        2,
+        """
+        CREATE TABLE sessions (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            channel_id TEXT COLLATE "C" NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            metadata JSONB NOT NULL DEFAULT '{}',
+            timeout_minutes DOUBLE PRECISION NOT NULL,
+            auto_renew BOOLEAN NOT NULL,
+            max_duration_minutes DOUBLE PRECISION NOT NULL,
+            warning_threshold_minutes DOUBLE PRECISION NOT NULL,
+            created_at BIGINT NOT NULL,
+            last_activity BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            renewal_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX sessions_expires ON sessions(expires_at);
+        CREATE INDEX sessions_channel ON sessions(channel_id);
+        """,
+    ),
+)
