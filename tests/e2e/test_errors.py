@@ -54,6 +54,8 @@ CASES: list[tuple[str, str, Any, str | None, str]] = [
     ("NUL in text", "message", _send(message="a\x00b"), "message", "U+0000"),
     ("metadata not an object", "message", _send(metadata=[1]), "metadata", "metadata must be an object"),
     ("metadata too deep", "message", _send(metadata=_deep(200)), "metadata", "nested more than"),
+    ("NUL in metadata", "message", _send(metadata={"k\x00": "v"}), "metadata", "U+0000"),
+    ("NUL in sender name", "message", _send(senderName="a\x00b"), "senderName", "U+0000"),
     ("attachments not a list", "message", _send(attachments="a.png"), "attachments", "must be an array"),
     ("join without room", "message", {"type": 1, "payload": {"entityId": SENDER}}, "roomId", "has no roomId"),
     ("join entity not a uuid", "message", join(ROOM, "bob"), "entityId", "entityId must be a UUID"),

@@ -87,28 +87,41 @@ def _optional_str(payload: dict[str, Any], field: str, limits: Limits) -> str | 
         raise InvalidPayload(
             f"{field} is {len(value)} characters long; the limit is {limits.max_name_chars}.", field=field
         )
+    if "\x00" in value:
+        raise InvalidPayload(f"{field} contains the NUL character (U+0000); remove it.", field=field)
     return value
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON value, iteratively, stopping as soon as ``limit`` is passed."""
-    deepest = 0
+def _inspect(value: Any, limit: int) -> tuple[int, bool]:
+    """(nesting depth, whether any key or string holds U+0000), iteratively; stops once ``limit`` is passed."""
+    deepest, nul = 0, False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            nul = nul or "\x00" in item
+        elif isinstance(item, dict | list):
             deepest = max(deepest, level)
             if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+                return deepest, nul
+            if isinstance(item, dict):
+                stack.extend((key, level) for key in item)
+                stack.extend((child, level + 1) for child in item.values())
+            else:
+                stack.extend((child, level + 1) for child in item)
+    return deepest, nul
 
 
 def _json_field(value: Any, field: str, limits: Limits) -> bytes:
-    if _depth(value, limits.max_json_depth) > limits.max_json_depth:
+    depth, nul = _inspect(value, limits.max_json_depth)
+    if depth > limits.max_json_depth:
         raise InvalidPayload(
             f"{field} is nested more than {limits.max_json_depth} levels deep; flatten it.", field=field
+        )
+    if nul:
+        raise InvalidPayload(
+            f"{field} contains the NUL character (U+0000) in a key or string, which cannot be stored; remove it.",
+            field=field,
         )
     try:
         encoded = orjson.dumps(value)
