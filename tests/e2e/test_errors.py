@@ -37,6 +37,8 @@ CASES: list[tuple[str, str, Any, str | None, str]] = [
     ("no type", "message", {"payload": {}}, "type", "has no type"),
     ("unknown type", "message", {"type": 9, "payload": {}}, "type", "Unknown message type the number 9"),
     ("server-only type", "message", {"type": 4, "payload": {}}, "type", "sent by the server"),
+    ("type a superscript digit", "message", {"type": "²", "payload": {}}, "type", "Unknown message type"),
+    ("type a huge number", "message", {"type": "9" * 5000, "payload": {}}, "type", "Unknown message type"),
     ("no payload", "message", {"type": 2}, "payload", "has no payload"),
     ("payload not an object", "message", {"type": 2, "payload": "hi"}, "payload", "must be an object"),
     ("no room", "message", _send(roomId=...), "roomId", "has no roomId"),

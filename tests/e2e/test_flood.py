@@ -32,3 +32,22 @@ async def test_over_the_rate_each_message_is_either_stored_or_refused_with_the_w
     assert {m["id"] for m in history["data"]["messages"]} == {o["messageId"] for o in stored}
     ok = await bystander.call("message", send(room, new_id(), "I am not slowed"))
     assert ok["success"] is True
+
+
+async def test_typing_and_unknown_events_count_against_the_rate_too(
+    server_factory: Callable[..., ServerProcess], clients: Any
+) -> None:
+    proc = server_factory({"ELIZA_SOCKET_RATE": "5", "ELIZA_SOCKET_BURST": "10"})
+    room, typer_id = new_id(), new_id()
+    typer = await clients(proc.url)
+    await typer.connected()
+    observer = await clients(proc.url)
+    await observer.connected()
+    await observer.call("message", join(room, new_id()))
+    outcomes = [await typer.call("typing", {"roomId": room, "userId": typer_id, "isTyping": True}) for _ in range(40)]
+    refused = [o for o in outcomes if not o["success"]]
+    assert refused and {o["code"] for o in refused} == {"RATE_LIMITED"}
+    await observer.quiet(0.5)
+    assert len(observer.events("userTyping")) == 40 - len(refused) <= 20
+    unknown = await typer.call("shout", {"text": "x"})
+    assert unknown["code"] in ("RATE_LIMITED", "INVALID_PAYLOAD")

@@ -119,67 +119,85 @@ class SocketGateway:
         self._trace(Event.SEND_SHORT, sid, data)
         return await self._answer(sid, lambda: self._send(sid, data), data)
 
-    async def on_typing(self, sid: str, data: Any = None) -> None:
+    async def on_typing(self, sid: str, data: Any = None) -> JsonObject:
         self._trace(Event.TYPING, sid, data)
-        entity = self.messaging.presence.get(sid).entity_id
-        try:
-            command = validation.parse_typing(data, socket_entity_id=entity)
-        except MessagingError as exc:
-            await self._error(sid, exc, data)
-            return
-        await self.messaging.typing(sid, command)
+
+        async def run() -> JsonObject:
+            command = validation.parse_typing(data, socket_entity_id=self.messaging.presence.entity_of(sid))
+            await self.messaging.typing(sid, command)
+            return payloads.ack_ok({})
+
+        return await self._answer(sid, run, data)
 
     # log streaming -----------------------------------------------------------------------
 
     async def on_subscribe_logs(self, sid: str, data: Any = None) -> JsonObject:
         self._trace("subscribe_logs", sid, data)
-        if self.logs is None:
-            body = {"subscribed": False, "message": "Log streaming is not enabled on this server."}
-        else:
-            self.logs.subscribe(sid)
-            body = {"subscribed": True, "message": "Subscribed to this server's logs (no message text is streamed)."}
-        await self._emit("log_subscription_confirmed", body, sid)
-        return body
+
+        async def run() -> JsonObject:
+            if self.logs is None:
+                body = {"subscribed": False, "message": "Log streaming is not enabled on this server."}
+            else:
+                self.logs.subscribe(sid)
+                body = {
+                    "subscribed": True,
+                    "message": "Subscribed to this server's logs (no message text is streamed).",
+                }
+            await self._emit("log_subscription_confirmed", body, sid)
+            return body
+
+        return await self._answer(sid, run, data)
 
     async def on_unsubscribe_logs(self, sid: str, data: Any = None) -> JsonObject:
         self._trace("unsubscribe_logs", sid, data)
-        if self.logs is not None:
-            self.logs.unsubscribe(sid)
-        body = {"subscribed": False, "message": "Unsubscribed from logs."}
-        await self._emit("log_subscription_confirmed", body, sid)
-        return body
+
+        async def run() -> JsonObject:
+            if self.logs is not None:
+                self.logs.unsubscribe(sid)
+            body = {"subscribed": False, "message": "Unsubscribed from logs."}
+            await self._emit("log_subscription_confirmed", body, sid)
+            return body
+
+        return await self._answer(sid, run, data)
 
     async def on_update_log_filters(self, sid: str, data: Any = None) -> JsonObject:
         self._trace("update_log_filters", sid, data)
-        body: JsonObject
-        if self.logs is None:
-            body = {"success": False, "error": "Log streaming is not enabled on this server."}
-        else:
-            try:
-                body = {"success": True, "filters": self.logs.update(sid, data).as_payload()}
-            except MessagingError as exc:
-                body = {"success": False, "error": exc.message}
-        await self._emit("log_filters_updated", body, sid)
-        return body
+
+        async def run() -> JsonObject:
+            body: JsonObject
+            if self.logs is None:
+                body = {"success": False, "error": "Log streaming is not enabled on this server."}
+            else:
+                try:
+                    body = {"success": True, "filters": self.logs.update(sid, data).as_payload()}
+                except InvalidPayload as exc:
+                    body = {"success": False, "error": exc.message}
+            await self._emit("log_filters_updated", body, sid)
+            return body
+
+        return await self._answer(sid, run, data)
 
     async def on_unknown(self, event: str, sid: str, data: Any = None, *_: Any) -> JsonObject:
         self._trace(event, sid, data)
-        error = InvalidPayload(
-            f"Unknown event '{event}'. Send events named 'message' with {{type: 1 or 2, payload}},"
-            " or 'typing'; listen for 'messageBroadcast' to receive messages.",
-            field="event",
-        )
-        return await self._error(sid, error, data)
+
+        async def run() -> JsonObject:
+            raise InvalidPayload(
+                f"Unknown event '{event}'. Send events named 'message' with {{type: 1 or 2, payload}},"
+                " or 'typing'; listen for 'messageBroadcast' to receive messages.",
+                field="event",
+            )
+
+        return await self._answer(sid, run, data)
 
     # helpers ----------------------------------------------------------------------------
 
     async def _join(self, sid: str, body: Any) -> JsonObject:
-        entity = self.messaging.presence.get(sid).entity_id
+        entity = self.messaging.presence.entity_of(sid)
         command = validation.parse_join(body, socket_entity_id=entity, limits=self.messaging.limits)
         return payloads.ack_ok(await self.messaging.join(sid, command))
 
     async def _send(self, sid: str, body: Any) -> JsonObject:
-        entity = self.messaging.presence.get(sid).entity_id
+        entity = self.messaging.presence.entity_of(sid)
         command = validation.parse_send(body, socket_entity_id=entity, limits=self.messaging.limits)
         result = await self.messaging.send(command, sid=sid)
         ack = {**result.ack, "duplicate": result.duplicate}
@@ -187,6 +205,7 @@ class SocketGateway:
         return payloads.ack_ok(ack)
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
+        """Every event counts against the socket's rate; any failure becomes messageError and the ack."""
         try:
             self.messaging.admit(sid)
             return await run()

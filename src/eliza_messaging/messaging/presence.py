@@ -22,12 +22,19 @@ class Presence:
         self._sockets[sid] = state
         return state
 
-    def get(self, sid: str) -> SocketState:
-        return self._sockets.setdefault(sid, SocketState(None))
+    def find(self, sid: str) -> SocketState | None:
+        """The socket's state, or None when it is not connected (never creates one)."""
+        return self._sockets.get(sid)
+
+    def entity_of(self, sid: str) -> str | None:
+        state = self._sockets.get(sid)
+        return state.entity_id if state else None
 
     def join(self, sid: str, channel_id: str, entity_id: str | None) -> bool:
-        """Record the join; True when the socket was not in the room already."""
-        state = self.get(sid)
+        """Record the join; True when the socket was not in the room already (False if it is gone)."""
+        state = self._sockets.get(sid)
+        if state is None:
+            return False
         fresh = channel_id not in state.rooms
         state.rooms[channel_id] = entity_id or state.rooms.get(channel_id) or state.entity_id
         return fresh

@@ -192,7 +192,7 @@ def parse_envelope(data: object) -> tuple[SocketMessageType, dict[str, Any]]:
             " 2 (SEND_MESSAGE) to send a message.",
             field="type",
         )
-    if isinstance(raw_type, str) and raw_type.strip().isdigit():
+    if isinstance(raw_type, str) and re.fullmatch(r"[0-9]{1,3}", raw_type.strip()):
         raw_type = int(raw_type)
     if (
         isinstance(raw_type, bool)

@@ -16,6 +16,8 @@ async def test_list_and_record_without_credentials(app_factory: Callable[..., Aw
         "bio": ["Loves proofs.", "Teaches maths."],
         "system": "You are Ada.",
         "plugins": ["@elizaos/plugin-sql"],
+        "apiKey": "top-level-secret",
+        "clientConfig": {"telegram": {"botToken": "bot-secret"}},
         "settings": {"model": "tiny", "OPENAI_API_KEY": "sk-secret", "secrets": {"TOKEN": "t"}, "voice": "calm"},
     }
     path = tmp_path / "ada.json"
@@ -27,6 +29,7 @@ async def test_list_and_record_without_credentials(app_factory: Callable[..., Aw
     assert record["bio"] == ["Loves proofs.", "Teaches maths."] and record["system"] == "You are Ada."
     assert record["plugins"] == ["@elizaos/plugin-sql"]
     assert record["settings"] == {"model": "tiny", "voice": "calm"}
-    assert "sk-secret" not in json.dumps(record) and '"t"' not in json.dumps(record)
+    shown = json.dumps(record)
+    assert not any(secret in shown for secret in ("sk-secret", '"t"', "top-level-secret", "bot-secret"))
     assert (await app.client.get(f"/api/agents/{new_id()}")).status_code == 404
     assert (await app.client.get("/api/agents/not-a-uuid")).status_code == 400

@@ -21,6 +21,9 @@ def _registry(request: Request) -> AgentRegistry:
 
 
 SECRET_HINTS = ("secret", "key", "token", "password")
+# The ElizaOS character fields shown as they are; anything else a file carries (client configs with bot
+# tokens, say) is not, because this route needs no key unless ELIZA_SERVER_AUTH_TOKEN is set.
+PUBLIC_CHARACTER_FIELDS = ("username", "topics", "adjectives", "postExamples", "plugins")
 
 
 def agent_view(agent: Agent) -> dict[str, Any]:
@@ -37,7 +40,7 @@ def agent_view(agent: Agent) -> dict[str, Any]:
 
 
 def agent_record(agent: Agent) -> dict[str, Any]:
-    """The whole agent: its character as loaded, minus anything that looks like a credential."""
+    """The agent with its character's public fields; settings minus anything that looks like a credential."""
     character = agent.character
     settings = {
         k: v
@@ -45,7 +48,7 @@ def agent_record(agent: Agent) -> dict[str, Any]:
         if not isinstance(v, dict) and not any(h in k.lower() for h in SECRET_HINTS)
     }
     return {
-        **{k: v for k, v in character.extra.items() if k not in ("secrets",)},
+        **{k: character.extra[k] for k in PUBLIC_CHARACTER_FIELDS if k in character.extra},
         **agent_view(agent),
         "bio": list(character.bio),
         "system": character.system,
