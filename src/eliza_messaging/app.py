@@ -16,16 +16,19 @@ from typing import Any
 import engineio.payload
 import socketio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__
 from .agents.character import Character, default_character, load_character
 from .agents.registry import AgentRegistry
 from .agents.runtime import AgentOptions
 from .config import Settings
-from .fanout.socketio import SocketIOFanout, create_client_manager
+from .fanout.base import NodeRelay
+from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
 from .gateway.http.auth import ApiKeyMiddleware
+from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
@@ -38,6 +41,7 @@ from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
+from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
 from .store.sqlite import SQLiteStore
@@ -53,7 +57,7 @@ class Components:
     settings: Settings
     store: Store
     sio: socketio.AsyncServer
-    queue: InProcessQueue
+    queue: MessageQueue
     messaging: MessagingService
     agents: AgentRegistry
     logs: LogStream
@@ -68,7 +72,7 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
         async_mode="asgi",
         allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
-        client_manager=create_client_manager(),
+        client_manager=create_client_manager(settings.redis_url, prefix=settings.redis_prefix),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_frame_bytes,
@@ -83,10 +87,15 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
 def build_components(settings: Settings) -> Components:
     store = build_store(settings)
     sio = build_socketio_server(settings)
-    queue = InProcessQueue()
+    queue = build_queue(settings)
     limits = Limits(max_text_chars=settings.max_message_chars)
     messaging = MessagingService(
-        store, SocketIOFanout(sio), queue, limits, RateLimiter(settings.socket_rate, settings.socket_burst)
+        store,
+        SocketIOFanout(sio),
+        queue,
+        limits,
+        RateLimiter(settings.socket_rate, settings.socket_burst),
+        relay=build_relay(settings),
     )
     logs = LogStream(messaging.fanout)
     SocketGateway(sio, messaging, api_key=settings.server_api_key, logs=logs)
@@ -112,6 +121,24 @@ def build_store(settings: Settings) -> Store:
     return SQLiteStore(settings.sqlite_path)
 
 
+def build_queue(settings: Settings) -> MessageQueue:
+    """Redis Streams consumer groups when ``REDIS_URL`` is set (several nodes), else in-process."""
+    if settings.redis_url:
+        from .queue.redis import RedisStreamQueue  # redis is only loaded when it is used
+
+        return RedisStreamQueue(settings.redis_url, stream=f"{settings.redis_prefix}:messages")
+    return InProcessQueue()
+
+
+def build_relay(settings: Settings) -> NodeRelay | None:
+    """With ``REDIS_URL``, reply steps reach waiters on every node; without, they stay on this one."""
+    if not settings.redis_url:
+        return None
+    from .fanout.redis_relay import RedisRelay, pubsub_channel
+
+    return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, "replies"))
+
+
 def load_characters(paths: list[str]) -> list[Character]:
     """The characters named in settings, or the default "Eliza" when none are."""
     return [load_character(p) for p in paths] if paths else [default_character()]
@@ -124,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await parts.store.open()
+        await start_client_manager(parts.sio)
         await parts.messaging.start()
         await parts.agents.start()
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
@@ -131,8 +159,10 @@ def create_app(settings: Settings | None = None) -> Any:
             yield
         finally:
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
-            await parts.queue.close()
+            await parts.messaging.close()
+            await close_client_manager(parts.sio)
             await parts.store.close()
 
     api = FastAPI(title="eliza-messaging", version=__version__, lifespan=lifespan)
@@ -149,6 +179,14 @@ def create_app(settings: Settings | None = None) -> Any:
     for router in (messages, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
     api.add_middleware(ApiKeyMiddleware, token=settings.server_auth_token)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
+    # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"] if settings.cors_origins == "*" else list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["content-type", "x-api-key", "authorization"],
+    )
     install_openapi(api)
     if settings.ui_enable:
         install_web_chat(api)

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     postgres_url: str | None = Field(
         None, validation_alias=AliasChoices("POSTGRES_URL", "postgres_url")
     )  # when set, the messaging memory lives in this PostgreSQL database instead of SQLite in data_dir
+    redis_url: str | None = Field(
+        None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )  # when set, fanout, agent queue and reply watchers span every node on this Redis (several nodes)
+    redis_prefix: str = Field(
+        "eliza", min_length=1, validation_alias=AliasChoices("ELIZA_REDIS_PREFIX", "redis_prefix")
+    )  # names this deployment's Redis keys and channels, so several deployments can share one Redis
     log_level: str = Field("info", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     server_auth_token: str | None = Field(
         None, validation_alias=AliasChoices("ELIZA_SERVER_AUTH_TOKEN", "server_auth_token")

@@ -4,6 +4,11 @@ Each channel has its own lane, so many channels are answered at once while one c
 replies come in order. A newer message the agent will answer supersedes a reply still being
 generated in that channel (when a person sent it): the old stream ends with ``messageStreamError`` (``superseded``)
 and the input is re-enabled, so no client is left with a stuck input.
+
+Lanes live in this process. With several nodes (``REDIS_URL``) every node runs every agent and
+the queue hands each message to one node's copy, so two messages of one channel may be answered
+on two nodes at once: order within a channel, and superseding, hold only for messages that the
+same node takes (most of a conversation's, but not guaranteed).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class _Lane:
     """The queue of messages one agent will handle in one channel, and the reply in progress."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[Message, Channel]] = asyncio.Queue()
+        # each message with the future that says the agent is done with it (see ``on_message``)
+        self.queue: asyncio.Queue[tuple[Message, Channel, asyncio.Future[None]]] = asyncio.Queue()
         self.current: asyncio.Task[None] | None = None
         self.worker: asyncio.Task[None] | None = None
 
@@ -64,12 +70,15 @@ class Agent:
 
     # intake (called by the queue, one message at a time) ---------------------------------
 
-    async def on_message(self, message: Message, channel: Channel) -> None:
+    async def on_message(self, message: Message, channel: Channel) -> asyncio.Future[None] | None:
+        """Take a message into its channel's lane; None when the agent takes no part in it, else a
+        future that resolves once the agent is done with it (answered, stayed silent, failed or was
+        superseded), for a queue that only acknowledges finished work (the Redis one)."""
         if message.author_id == self.id:
-            return
+            return None
         participants = await self.messaging.store.list_participants(channel.id)
         if not takes_part(self.id, channel, message, participants):
-            return
+            return None
         lane = self._lanes.get(channel.id)
         if lane is None:
             lane = self._lanes[channel.id] = _Lane()
@@ -79,7 +88,9 @@ class Agent:
         supersedes = quick is Verdict.ANSWER and reply_depth(message) == 0
         if supersedes and lane.current is not None and not lane.current.done():
             lane.current.cancel(SUPERSEDED)
-        lane.queue.put_nowait((message, channel))
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.queue.put_nowait((message, channel, finished))
+        return finished
 
     async def _verdict(self, message: Message, channel: Channel) -> Verdict:
         replied_to_author = None
@@ -97,11 +108,21 @@ class Agent:
 
     async def _work(self, lane: _Lane) -> None:
         while True:
-            message, channel = await lane.queue.get()
+            message, channel, finished = await lane.queue.get()
             lane.current = asyncio.create_task(self._handle(message, channel))
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await lane.current
-            lane.current = None
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():  # the agent is closing, not superseding
+                    finished.cancel()
+                    raise
+            except Exception:  # _handle reports its own failures to the room; keep the lane alive
+                log.exception("agent lane failed a message", extra={"agent": self.name, "channel": message.channel_id})
+            finally:
+                lane.current = None
+            if not finished.done():
+                finished.set_result(None)
 
     # one message ------------------------------------------------------------------------
 
@@ -187,5 +208,7 @@ class Agent:
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            while not lane.queue.empty():  # never started: not done, so a redelivering queue hands them on
+                lane.queue.get_nowait()[2].cancel()
         self._lanes.clear()
         await self.model.aclose()

@@ -1,25 +1,72 @@
 """Fanout through python-socketio's client manager.
 
 The manager decides the reach: python-socketio's in-process manager reaches this node's
-sockets; its Redis pub/sub manager (for several nodes, together with a shared store and queue)
-would reach every node's without changing this class. Each emit is logged at
-debug level with its room and size, since watching events is how users debug.
+sockets; its Redis pub/sub manager (``REDIS_URL``, for several nodes, together with a shared
+store and queue) reaches every node's, rooms, single sockets and ``skip_sid`` alike, without
+changing this class. Each emit is logged at debug level with its room and size, since watching
+events is how users debug.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import socketio
 
 log = logging.getLogger("eliza_messaging.events")
 
+SUBSCRIBE_TIMEOUT_S: Final = 5.0
 
-def create_client_manager() -> Any:
-    """In-process: one node. (Several nodes will swap in python-socketio's Redis manager here.)"""
-    return socketio.AsyncManager()
+
+def create_client_manager(redis_url: str | None = None, *, prefix: str = "eliza") -> Any:
+    """The one place that decides the reach: this node only, or every node through Redis pub/sub."""
+    if not redis_url:
+        return socketio.AsyncManager()
+    from .redis_relay import pubsub_channel  # redis is only loaded when it is used
+
+    return socketio.AsyncRedisManager(redis_url, channel=pubsub_channel(redis_url, prefix, "socketio"))
+
+
+async def start_client_manager(server: socketio.AsyncServer) -> None:
+    """Listen to the other nodes before serving: python-socketio would start on the first connection,
+    and a node that never gets one would not even notice that Redis is unreachable."""
+    manager = server.manager
+    if not isinstance(manager, socketio.AsyncRedisManager) or server.manager_initialized:
+        return
+    server.manager_initialized = True
+    manager.initialize()
+    try:
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+            # python-socketio subscribes in its own task and offers nothing to wait on but this state
+            while manager.pubsub is None or not manager.pubsub.subscribed:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await manager.redis.ping()  # the SUBSCRIBE has gone out; one round trip lets Redis take it
+    except TimeoutError:
+        await close_client_manager(server)
+        raise ConnectionError(
+            f"Could not connect to Redis (REDIS_URL) for Socket.IO fanout on channel {manager.channel!r}"
+        ) from None
+
+
+async def close_client_manager(server: socketio.AsyncServer) -> None:
+    """Stop listening to the other nodes and close the Redis connections (nothing to do in-process)."""
+    manager = server.manager
+    if not isinstance(manager, socketio.AsyncRedisManager):
+        return
+    thread = getattr(manager, "thread", None)
+    if thread is not None:
+        thread.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await thread
+    if manager.pubsub is not None:
+        await manager.pubsub.aclose()
+    if manager.redis is not None:
+        await manager.redis.aclose()
+    manager.connected = False
 
 
 class SocketIOFanout:

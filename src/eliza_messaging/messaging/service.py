@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..fanout.base import Fanout
+from ..fanout.base import Fanout, NodeRelay
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
 from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
@@ -48,7 +48,9 @@ class MessagingService:
         queue: MessageQueue,
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
+        relay: NodeRelay | None = None,
     ) -> None:
+        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only."""
         self.store = store
         self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
@@ -56,10 +58,11 @@ class MessagingService:
         self.limits = limits or Limits()
         self.channels = Channels(store)
         self.presence = Presence()
-        self.replies = ReplyWatchers()
+        self.replies = ReplyWatchers(relay)
 
     async def start(self) -> None:
-        """Create the default message server (the nil UUID) on first start."""
+        """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
+        await self.replies.start()
         now = now_ms()
         await self.store.ensure_message_server(
             MessageServer(
@@ -70,6 +73,9 @@ class MessagingService:
                 updated_at=now,
             )
         )
+
+    async def close(self) -> None:
+        await self.replies.close()
 
     # connections ------------------------------------------------------------------------
 
@@ -149,9 +155,11 @@ class MessagingService:
                 )
                 await self.fanout.emit(Event.MESSAGE_BROADCAST, own_copy, to=sid)
             return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
+        # Publish first: the message is stored, so it must reach the room and the agents even if the
+        # sender has gone meanwhile (entering a room for a socket that left raises).
+        await self.publish(message, channel, sender_sid=sid)
         if sid is not None:
             await self._enter_as_sender(sid, command.channel_id, command.sender_id)
-        await self.publish(message, channel, sender_sid=sid)
         return SendResult(message, channel, views.ack(message), duplicate=False)
 
     async def store_message(self, message: Message) -> StoredMessage:
@@ -184,7 +192,8 @@ class MessagingService:
 
     async def _enter_as_sender(self, sid: str, channel_id: str, sender_id: str) -> None:
         """A socket that sends into a room hears the room's answers, as if it had joined."""
-        if channel_id not in self.presence.get(sid).rooms:
+        state = self.presence.find(sid)
+        if state is not None and channel_id not in state.rooms:  # None: it disconnected meanwhile
             await self.fanout.enter_room(sid, channel_id)
             self.presence.join(sid, channel_id, sender_id)
 

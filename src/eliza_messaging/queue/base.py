@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..store.records import Channel, Message
 
-Handler = Callable[[Message, Channel], Awaitable[None]]
+# A handler returns once it has taken the message in. It may return a future that resolves when
+# it is done with it (an agent takes a message into its channel's lane and answers it later): a
+# queue that hands unfinished messages to another node (Redis) counts the message handled only
+# then. None means done on return. The in-process queue ignores the future: nothing survives it.
+Handler = Callable[[Message, Channel], Awaitable["asyncio.Future[None] | None"]]
 
 
 class MessageQueue(Protocol):

@@ -1,0 +1,277 @@
+"""The Redis Streams queue on a real Redis: each agent group gets each message once, across nodes.
+
+Each queue instance plays one node (its own consumer in every group). Without Redis the tests
+skip (fail under CI=true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+from redis.asyncio import Redis
+
+from eliza_messaging.queue.redis import RedisStreamQueue
+from eliza_messaging.store.records import Channel, Message
+from tests.conftest import new_id
+from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+
+CLAIM_IDLE_S = 0.6  # short, so a dead consumer's entries move within the test
+
+
+@pytest.fixture
+async def stream() -> AsyncIterator[str]:
+    async with redis_prefix() as prefix:
+        yield f"{prefix}:messages"
+
+
+@pytest.fixture
+async def nodes(stream: str) -> AsyncIterator[Callable[..., RedisStreamQueue]]:
+    """Start queues on one stream, as several nodes would; all are closed after the test."""
+    started: list[RedisStreamQueue] = []
+
+    def make(**options: float) -> RedisStreamQueue:
+        options.setdefault("claim_idle_s", CLAIM_IDLE_S)
+        options.setdefault("drain_s", 1.0)
+        queue = RedisStreamQueue(REDIS_TEST_URL, stream=stream, **options)  # type: ignore[arg-type]
+        started.append(queue)
+        return queue
+
+    yield make
+    for queue in started:
+        with contextlib.suppress(Exception):
+            await queue.close()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_TEST_URL)
+    yield client
+    await client.aclose()
+
+
+def record(text: str, channel_id: str | None = None) -> tuple[Message, Channel]:
+    channel = Channel(id=channel_id or new_id(), message_server_id=new_id(), name="c", type="GROUP", metadata={"k": 1})
+    message = Message(
+        id=new_id(),
+        channel_id=channel.id,
+        author_id=new_id(),
+        author_name="Ann",
+        content=text,
+        source_type="test",
+        created_at=1,
+        updated_at=2,
+        raw_message={"senderName": "Ann", "attachments": []},
+        metadata={"isDm": True, "nested": {"a": [1, 2]}},
+        client_message_id="c-1",
+    )
+    return message, channel
+
+
+class Recorder:
+    """A handler that records what it got; ``settle`` makes it return futures the test resolves."""
+
+    def __init__(self, delay: float = 0.0, settle: bool = False) -> None:
+        self.got: list[Message] = []
+        self.channels: list[Channel] = []
+        self.delay = delay
+        self.settle = settle
+        self.futures: list[asyncio.Future[None]] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, message: Message, channel: Channel) -> asyncio.Future[None] | None:
+        self.got.append(message)
+        self.channels.append(channel)
+        self.arrived.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self.settle:
+            return None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+
+async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if result if isinstance(result, bool) else await result:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def pending(redis: Redis, stream: str, group: str) -> int:
+    return int((await redis.xpending(stream, group))["pending"])
+
+
+async def test_each_group_gets_each_message_once_in_order_with_the_records_intact(
+    nodes: Callable[..., RedisStreamQueue],
+) -> None:
+    queue = nodes()
+    ada, bo = Recorder(), Recorder()
+    queue.subscribe("agent:ada", ada)
+    queue.subscribe("agent:bo", bo)
+    sent = [record(f"m{i}") for i in range(5)]
+    for message, channel in sent:
+        await queue.publish(message, channel)
+    await until(lambda: len(ada.got) == 5 and len(bo.got) == 5)
+    await asyncio.sleep(0.2)  # and nothing more comes
+    assert ada.got == bo.got == [m for m, _ in sent]  # the records round-trip whole (ids, text, metadata, times)
+    assert ada.channels == [c for _, c in sent]
+
+
+async def test_a_group_subscribed_later_does_not_get_earlier_messages(nodes: Callable[..., RedisStreamQueue]) -> None:
+    queue = nodes()
+    early = Recorder()
+    queue.subscribe("agent:early", early)
+    await queue.publish(*record("before"))
+    await until(lambda: len(early.got) == 1)
+    late = Recorder()
+    queue.subscribe("agent:late", late)
+    await queue.publish(*record("after"))  # publish waits until the new group exists
+    await until(lambda: len(late.got) == 1 and len(early.got) == 2)
+    assert [m.content for m in late.got] == ["after"]
+
+
+async def test_two_nodes_in_one_group_share_its_messages_without_duplicates(
+    nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
+) -> None:
+    a, b = nodes(), nodes()
+    on_a, on_b = Recorder(delay=0.03), Recorder(delay=0.03)
+    a.subscribe("agent:eliza", on_a)
+    b.subscribe("agent:eliza", on_b)
+    publisher = nodes()
+    sent = [record(f"m{i}")[0] for i in range(20)]
+    for message in sent:
+        await publisher.publish(message, record("x")[1])
+        await asyncio.sleep(0.01)
+    await until(lambda: len(on_a.got) + len(on_b.got) >= 20)
+    await asyncio.sleep(0.3)
+    ids = [m.id for m in on_a.got + on_b.got]
+    assert sorted(ids) == sorted(m.id for m in sent)  # every message once, none twice
+    assert on_a.got and on_b.got  # both nodes took a share
+    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+
+
+async def test_a_dead_consumers_pending_message_is_claimed_and_handled_by_another(
+    nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
+) -> None:
+    await redis.xgroup_create(stream, "agent:eliza", id="$", mkstream=True)
+    publisher = nodes()
+    message, channel = record("left behind")
+    await publisher.publish(message, channel)
+    # a node reads the entry and dies before acknowledging it
+    taken = await redis.xreadgroup("agent:eliza", "dead-node", {stream: ">"}, count=10)
+    assert len(taken[0][1]) == 1
+    survivor = nodes()
+    handler = Recorder()
+    survivor.subscribe("agent:eliza", handler)
+    await until(lambda: len(handler.got) == 1, timeout=CLAIM_IDLE_S * 5 + 2)
+    assert handler.got[0] == message
+    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+    await asyncio.sleep(CLAIM_IDLE_S * 2)
+    assert len(handler.got) == 1  # claimed once, acknowledged, not handed over again
+
+
+async def test_unfinished_work_stays_with_its_node_until_it_dies_then_moves_once(
+    nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
+) -> None:
+    first, second = nodes(), nodes()
+    slow, other = Recorder(settle=True), Recorder(settle=True)
+    first.subscribe("agent:eliza", slow)
+    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
+    await first.publish(*record("a long reply"))
+    await until(lambda: len(slow.got) == 1)
+    second.subscribe("agent:eliza", other)
+    # the first node works on it for longer than the claim idle time, touching it all along
+    await asyncio.sleep(CLAIM_IDLE_S * 3)
+    assert other.got == [] and await pending(redis, stream, "agent:eliza") == 1
+    await _die(first)  # no close, no ack: as a killed process
+    await until(lambda: len(other.got) == 1, timeout=CLAIM_IDLE_S * 5 + 2)
+    assert other.got[0].id == slow.got[0].id
+    assert await pending(redis, stream, "agent:eliza") == 1  # still unfinished on the second node
+    other.futures[0].set_result(None)  # the agent is done: now it is acknowledged
+    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+
+
+async def test_close_drains_finished_work_leaves_the_rest_and_removes_an_idle_consumer(
+    nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
+) -> None:
+    queue = nodes(block_s=30.0, drain_s=1.0)  # a long blocking read must not hold up close
+    handler = Recorder(settle=True)
+    queue.subscribe("agent:eliza", handler)
+    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
+    await queue.publish(*record("finishes while closing"))
+    await queue.publish(*record("never finishes"))
+    await until(lambda: len(handler.got) == 2)
+    asyncio.get_running_loop().call_later(0.2, handler.futures[0].set_result, None)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await queue.close()
+    assert loop.time() - started < 3
+    assert await pending(redis, stream, "agent:eliza") == 1  # the unfinished one, for another node
+    consumers = {c["name"].decode(): c["pending"] for c in await redis.xinfo_consumers(stream, "agent:eliza")}
+    assert consumers == {queue.consumer: 1}  # kept: deleting it would drop its pending entry
+
+    idle = nodes(block_s=30.0, claim_idle_s=30.0)  # it must not claim the entry left above meanwhile
+    idle.subscribe("agent:eliza", Recorder())
+    await until(lambda: _has_consumer(redis, stream, "agent:eliza", idle.consumer))
+    await idle.close()
+    assert not await _has_consumer(redis, stream, "agent:eliza", idle.consumer)  # nothing pending: removed
+    tasks = [t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("redis queue")]
+    assert tasks == []
+
+
+async def test_a_handler_that_raises_does_not_stop_the_group(nodes: Callable[..., RedisStreamQueue]) -> None:
+    queue = nodes()
+    got: list[str] = []
+
+    async def fragile(message: Message, channel: Channel) -> None:
+        got.append(message.content)
+        if message.content == "boom":
+            raise RuntimeError("boom")
+
+    queue.subscribe("agent:eliza", fragile)
+    await queue.publish(*record("boom"))
+    await queue.publish(*record("fine"))
+    await until(lambda: got == ["boom", "fine"])
+
+
+async def test_publishing_to_an_unreachable_redis_logs_and_returns(caplog: pytest.LogCaptureFixture) -> None:
+    queue = RedisStreamQueue("redis://127.0.0.1:1/0", stream="nowhere:messages")
+    try:
+        message, channel = record("lost")
+        await queue.publish(replace(message, content="lost"), channel)
+    finally:
+        await queue.close()
+    assert "message not handed to the agents" in caplog.text
+
+
+async def _die(queue: RedisStreamQueue) -> None:
+    """Stop a queue as a killed process would: its tasks end, nothing is acknowledged or removed."""
+    for group in queue._groups.values():
+        for task in group.tasks:
+            task.cancel()
+        for task in group.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        group.tasks.clear()
+    queue._groups.clear()
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def _exists_group(redis: Redis, stream: str, group: str) -> bool:
+    if not await redis.exists(stream):
+        return False
+    return any(g["name"].decode() == group for g in await redis.xinfo_groups(stream))
+
+
+async def _has_consumer(redis: Redis, stream: str, group: str, consumer: str) -> bool:
+    return any(c["name"].decode() == consumer for c in await redis.xinfo_consumers(stream, group))
