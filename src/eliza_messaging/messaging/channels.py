@@ -34,18 +34,20 @@ class Channels:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: OrderedDict[str, Channel] = OrderedDict()
-        self._members: set[tuple[str, str]] = set()
+        # members known to be stored, for cached channels only: evicted with them, so both stay bounded
+        self._members: dict[str, set[str]] = {}
         self._servers: set[str] = set()
 
     def forget(self, channel_id: str) -> None:
         self._cache.pop(channel_id, None)
-        self._members = {m for m in self._members if m[0] != channel_id}
+        self._members.pop(channel_id, None)
 
     def remember(self, channel: Channel) -> Channel:
         self._cache[channel.id] = channel
         self._cache.move_to_end(channel.id)
         while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            evicted, _ = self._cache.popitem(last=False)
+            self._members.pop(evicted, None)
         return channel
 
     async def _require_server(self, server_id: str) -> None:
@@ -96,7 +98,7 @@ class Channels:
             )
             self.remember(channel)
             if participant:
-                self._members.add((channel_id, participant))
+                self._members[channel_id] = {participant}
         elif wanted == ChannelType.DM and channel.type != ChannelType.DM and _type_was_guessed(channel):
             channel = self.remember(
                 await self._store.update_channel(
@@ -113,9 +115,12 @@ class Channels:
         return channel
 
     async def add_member(self, channel_id: str, entity_id: str) -> None:
-        if (channel_id, entity_id) not in self._members:
-            await self._store.add_participants(channel_id, [entity_id])
-            self._members.add((channel_id, entity_id))
+        known = self._members.get(channel_id)
+        if known is not None and entity_id in known:
+            return
+        await self._store.add_participants(channel_id, [entity_id])
+        if channel_id in self._cache:
+            self._members.setdefault(channel_id, set()).add(entity_id)
 
 
 def _type_was_guessed(channel: Channel) -> bool:
