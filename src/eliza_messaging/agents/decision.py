@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any
 
-from ..protocol.types import ChannelType
+from ..messaging.channels import DIRECT_TYPES, targeted_ids
 from ..store.records import Channel, Message
-
-TARGET_KEYS = ("targetUserId", "recipientId", "forAgent", "agentId")
-ALWAYS_ANSWER_TYPES = frozenset({ChannelType.DM, ChannelType.VOICE_DM, ChannelType.API, ChannelType.SELF})
 
 
 class Verdict(Enum):
@@ -26,18 +22,14 @@ class Verdict(Enum):
     ASK_MODEL = "ask_model"
 
 
-def _targets(metadata: dict[str, Any]) -> set[str]:
-    return {v for k in TARGET_KEYS if isinstance(v := metadata.get(k), str)}
-
-
 def is_dm_like(channel: Channel) -> bool:
-    return channel.type in ALWAYS_ANSWER_TYPES or "sessionId" in channel.metadata
+    return channel.type in DIRECT_TYPES or "sessionId" in channel.metadata
 
 
 def takes_part(agent_id: str, channel: Channel, message: Message, participants: list[str]) -> bool:
     if agent_id in participants or channel.id == agent_id:
         return True
-    targeted = _targets(channel.metadata) | _targets(message.metadata) | _targets(message.raw_message)
+    targeted = targeted_ids(channel.metadata, message.metadata, message.raw_message)
     return agent_id in targeted
 
 

@@ -16,6 +16,7 @@ from ..protocol import payloads
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType, Event
 from ..store.records import Channel, MessageServer
 from . import views
+from .channels import targeted_ids
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
 from .service import MessagingService
@@ -62,11 +63,6 @@ def dm_channel_id(user_a: str, user_b: str, server_id: str) -> str:
     """The same pair on the same server always names the same channel, whoever asks first."""
     low, high = sorted((user_a.lower(), user_b.lower()))
     return str(uuid.uuid5(_DM_NAMESPACE, f"dm:{server_id.lower()}:{low}:{high}"))
-
-
-def _targets(metadata: JsonObject) -> set[str]:
-    keys = ("targetUserId", "recipientId", "forAgent", "agentId")
-    return {v for k in keys if isinstance(v := metadata.get(k), str)}
 
 
 def channel_type(value: str) -> str:
@@ -256,10 +252,10 @@ class ChannelAdmin:
         server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
         known = set(await self._store.list_server_agents(server_id))
         known.update(await self._store.list_server_agents(DEFAULT_SERVER_ID))
-        candidates = {channel_id, *_targets(metadata)}
+        candidates = {channel_id, *targeted_ids(metadata)}
         if channel is not None:
             candidates.update(await self._store.list_participants(channel_id))
-            candidates.update(_targets(channel.metadata))
+            candidates.update(targeted_ids(channel.metadata))
         return sorted(a for a in candidates & known if a != author_id)
 
     async def add_channel_agent(self, channel_id: str, agent_id: str) -> None:

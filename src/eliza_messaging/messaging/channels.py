@@ -19,6 +19,16 @@ from .errors import InvalidPayload
 
 CACHE_SIZE = 10_000
 
+# Metadata keys that name the user or agent a message or DM is meant for (ElizaOS clients use all four).
+TARGET_KEYS = ("targetUserId", "recipientId", "forAgent", "agentId")
+# Channel types where an agent always answers: one person and the agent.
+DIRECT_TYPES = frozenset({ChannelType.DM, ChannelType.VOICE_DM, ChannelType.API, ChannelType.SELF})
+
+
+def targeted_ids(*metadatas: dict[str, Any]) -> set[str]:
+    """Every id the given metadata objects address: one rule for agents and for those waiting on them."""
+    return {v for metadata in metadatas for k in TARGET_KEYS if isinstance(v := metadata.get(k), str)}
+
 
 def requested_type(metadata: dict[str, Any]) -> str | None:
     """The channel type an event's metadata asks for, if it asks for one."""
