@@ -32,7 +32,7 @@ from .replies import ReplyEvent
 from .reply_wait import send_watched
 from .rest_views import iso
 from .service import MessagingService, SendResult
-from .validation import check_json, check_text, is_uuid
+from .validation import check_json, check_text, display_name, is_uuid
 
 JsonObject = dict[str, Any]
 Transport = Literal["websocket", "http", "sse"]
@@ -357,7 +357,7 @@ class Sessions:
             channel_id=session.channel_id,
             server_id=server_id,
             sender_id=session.user_id,
-            sender_name=_display_name(extra, session.metadata),
+            sender_name=display_name(extra, session.metadata),
             text=text,
             client_message_id=None,
             source="user",
@@ -417,12 +417,3 @@ class Sessions:
             check_json(value, field, self._service.limits)
         except MessagingError as exc:
             raise SessionValidationError(f"Invalid {field}: {exc.message}", field=field) from exc
-
-
-def _display_name(*sources: Mapping[str, Any]) -> str:
-    for meta in sources:
-        for key in ("displayName", "username", "userName", "senderName"):
-            value = meta.get(key)
-            if isinstance(value, str) and value.strip():
-                return value[:256]
-    return "User"

@@ -8,6 +8,7 @@ dialects' spellings are accepted and folded (``roomId`` ⇔ ``channelId``,
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -348,3 +349,16 @@ def check_text(text: str, field: str, limits: Limits, *, max_chars: int | None =
             field=field,
         ) from exc
     return text
+
+
+DISPLAY_NAME_KEYS = ("user_display_name", "author_display_name", "displayName", "username", "userName", "senderName")
+
+
+def display_name(*sources: Mapping[str, Any]) -> str:
+    """The sender's name from whichever metadata spelling a client used (ElizaOS clients vary), else 'User'."""
+    for meta in sources:
+        for key in DISPLAY_NAME_KEYS:
+            value = meta.get(key)
+            if isinstance(value, str) and value.strip():
+                return value[:256]
+    return "User"

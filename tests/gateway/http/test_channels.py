@@ -51,7 +51,7 @@ async def test_creating_reports_what_is_wrong(app: App) -> None:
         ({"name": "x", "type": "CHATROOM"}, "type 'CHATROOM' is not a channel type"),
         ({"name": "x", "messageServerId": "zero"}, "messageServerId: must be a UUID"),
         ({"name": "x", "participantCentralUserIds": ["me"]}, "participantCentralUserIds.0: must be a UUID"),
-        ({"name": "x", "metadata": {"a": "\x00" * 70_000}}, "metadata is"),
+        ({"name": "x", "metadata": {"a": "z" * 70_000}}, "metadata is"),
     ]
     for body, expected in cases:
         response = await app.client.post(f"{API}/channels", json=body)

@@ -7,7 +7,6 @@ broadcast as ``messageBroadcast`` and queued for the agents, exactly as over Soc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
@@ -54,14 +53,6 @@ _REST_NAMES = {
 _MODES = {"sync": "http", "stream": "sse"}
 
 
-def _display_name(metadata: Mapping[str, Any]) -> str:
-    for key in ("user_display_name", "author_display_name", "displayName", "username", "senderName"):
-        value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value[:256]
-    return "User"
-
-
 def rest_send_command(
     *,
     channel_id: str,
@@ -83,7 +74,7 @@ def rest_send_command(
     payload: dict[str, Any] = {
         "channelId": channel_id,
         "senderId": author_id,
-        "senderName": (sender_name or _display_name(meta))[:256],
+        "senderName": (sender_name or validation.display_name(meta))[:256],
         "message": content,
         "messageServerId": server_id,
         "messageId": client_message_id,
