@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 
+from ..messaging.directory import AgentProfile
 from ..messaging.service import MessagingService
 from ..models.factory import create_model
 from ..protocol.types import DEFAULT_SERVER_ID
@@ -49,9 +50,32 @@ class AgentRegistry:
         for agent in self.agents.values():
             await agent.close()
 
+    def profiles(self) -> list[AgentProfile]:
+        return [_profile(a) for a in self.agents.values()]
+
+    def profile(self, agent_id: str) -> AgentProfile | None:
+        agent = self.agents.get(agent_id)
+        return _profile(agent) if agent else None
+
     def get(self, agent_id: str) -> Agent | None:
         return self.agents.get(agent_id)
 
     def by_name(self, name: str) -> Agent | None:
         wanted = name.strip().lower()
         return next((a for a in self.agents.values() if a.name.lower() == wanted), None)
+
+
+def _profile(agent: Agent) -> AgentProfile:
+    c = agent.character
+    return AgentProfile(
+        id=agent.id,
+        name=agent.name,
+        status=agent.status,
+        model=agent.model.name,
+        bio=c.bio,
+        system=c.system,
+        style=c.style,
+        message_examples=c.message_examples,
+        settings=c.settings,
+        extra=c.extra,
+    )

@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ...agents.registry import AgentRegistry
-from ...agents.runtime import Agent
+from ...messaging.directory import AgentDirectory, AgentProfile
 from ...messaging.errors import NotFound
 from .deps import require_uuid
 from .responses import JsonResponse, ok
@@ -15,9 +14,9 @@ from .responses import JsonResponse, ok
 router = APIRouter()
 
 
-def _registry(request: Request) -> AgentRegistry:
-    registry: AgentRegistry = request.app.state.agents
-    return registry
+def _directory(request: Request) -> AgentDirectory:
+    directory: AgentDirectory = request.app.state.agents
+    return directory
 
 
 SECRET_HINTS = ("secret", "key", "token", "password")
@@ -26,34 +25,32 @@ SECRET_HINTS = ("secret", "key", "token", "password")
 PUBLIC_CHARACTER_FIELDS = ("username", "topics", "adjectives", "postExamples", "plugins")
 
 
-def agent_view(agent: Agent) -> dict[str, Any]:
+def agent_view(agent: AgentProfile) -> dict[str, Any]:
     """The list entry, as ElizaOS gives it (``bio`` is its first line)."""
-    character = agent.character
     return {
         "id": agent.id,
         "name": agent.name,
         "characterName": agent.name,
         "status": agent.status,
-        "bio": character.bio[0] if character.bio else "",
-        "model": agent.model.name,
+        "bio": agent.bio[0] if agent.bio else "",
+        "model": agent.model,
     }
 
 
-def agent_record(agent: Agent) -> dict[str, Any]:
+def agent_record(agent: AgentProfile) -> dict[str, Any]:
     """The agent with its character's public fields; settings minus anything that looks like a credential."""
-    character = agent.character
     settings = {
         k: v
-        for k, v in character.settings.items()
+        for k, v in agent.settings.items()
         if not isinstance(v, dict) and not any(h in k.lower() for h in SECRET_HINTS)
     }
     return {
-        **{k: character.extra[k] for k in PUBLIC_CHARACTER_FIELDS if k in character.extra},
+        **{k: agent.extra[k] for k in PUBLIC_CHARACTER_FIELDS if k in agent.extra},
         **agent_view(agent),
-        "bio": list(character.bio),
-        "system": character.system,
-        "style": {k: list(v) for k, v in character.style.items()},
-        "messageExamples": list(character.message_examples),
+        "bio": list(agent.bio),
+        "system": agent.system,
+        "style": {k: list(v) for k, v in agent.style.items()},
+        "messageExamples": list(agent.message_examples),
         "settings": settings,
         "enabled": True,
     }
@@ -61,13 +58,13 @@ def agent_record(agent: Agent) -> dict[str, Any]:
 
 @router.get("/api/agents", summary="All agents on this server")
 async def list_agents(request: Request) -> JsonResponse:
-    return ok({"agents": [agent_view(a) for a in _registry(request).agents.values()]})
+    return ok({"agents": [agent_view(a) for a in _directory(request).profiles()]})
 
 
 @router.get("/api/agents/{agent_id}", summary="One agent")
 async def get_agent(agent_id: str, request: Request) -> JsonResponse:
     require_uuid(agent_id, "agentId")
-    agent = _registry(request).get(agent_id)
+    agent = _directory(request).profile(agent_id)
     if agent is None:
         raise NotFound(f"No agent {agent_id} on this server; GET /api/agents lists them.", field="agentId")
     return ok(agent_record(agent))
