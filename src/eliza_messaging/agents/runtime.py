@@ -29,6 +29,8 @@ from .decision import Verdict, reply_depth, takes_part, verdict
 log = logging.getLogger(__name__)
 
 SUPERSEDED = "Superseded by a newer message in this channel."
+# A channel's lane retires after this long without messages (it is made again on the next one).
+LANE_IDLE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,9 @@ class Agent:
         participants = await self.messaging.store.list_participants(channel.id)
         if not takes_part(self.id, channel, message, participants):
             return None
-        lane = self._lanes.get(channel.id)
-        if lane is None:
-            lane = self._lanes[channel.id] = _Lane()
-            lane.worker = asyncio.create_task(self._work(lane), name=f"agent {self.name} channel {channel.id}")
         quick = await self._verdict(message, channel)
+        # From here to put_nowait nothing awaits, so an idle lane cannot retire in between.
+        lane = self._lane(channel.id)
         # Only a person's newer message supersedes: another agent's reply is answered after ours.
         supersedes = quick is Verdict.ANSWER and reply_depth(message) == 0
         if supersedes and lane.current is not None and not lane.current.done():
@@ -91,6 +91,13 @@ class Agent:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.queue.put_nowait((message, channel, finished))
         return finished
+
+    def _lane(self, channel_id: str) -> _Lane:
+        lane = self._lanes.get(channel_id)
+        if lane is None:
+            lane = self._lanes[channel_id] = _Lane()
+            lane.worker = asyncio.create_task(self._work(channel_id, lane), name=f"agent {self.name} {channel_id}")
+        return lane
 
     async def _verdict(self, message: Message, channel: Channel) -> Verdict:
         replied_to_author = None
@@ -106,9 +113,15 @@ class Agent:
             max_agent_chain=self.options.max_agent_chain,
         )
 
-    async def _work(self, lane: _Lane) -> None:
+    async def _work(self, channel_id: str, lane: _Lane) -> None:
         while True:
-            message, channel, finished = await lane.queue.get()
+            try:
+                message, channel, finished = await asyncio.wait_for(lane.queue.get(), LANE_IDLE_S)
+            except TimeoutError:
+                if lane.queue.empty():  # idle: retire, so channels talked to once hold nothing
+                    self._lanes.pop(channel_id, None)
+                    return
+                continue
             lane.current = asyncio.create_task(self._handle(message, channel))
             try:
                 await lane.current
@@ -127,6 +140,20 @@ class Agent:
     # one message ------------------------------------------------------------------------
 
     async def _handle(self, trigger: Message, channel: Channel) -> None:
+        try:
+            request, decided = await self._decide(trigger, channel)
+        except asyncio.CancelledError:
+            # Superseded before it began answering: the message still gets its outcome (complete, no
+            # reply), so clients and REST waiters are not left waiting for it.
+            with contextlib.suppress(Exception):
+                await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
+            raise
+        if decided is Verdict.IGNORE:
+            await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
+            return
+        await self._answer(trigger, channel, request)
+
+    async def _decide(self, trigger: Message, channel: Channel) -> tuple[GenerationRequest, Verdict]:
         history = await self.messaging.store.list_messages(
             channel.id, limit=self.options.history_limit, before=trigger.created_at + 1
         )
@@ -140,10 +167,7 @@ class Agent:
             except Exception:
                 log.exception("should_respond failed", extra={"agent": self.name})
                 decided = Verdict.IGNORE
-        if decided is Verdict.IGNORE:
-            await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
-            return
-        await self._answer(trigger, channel, request)
+        return request, decided
 
     async def _answer(self, trigger: Message, channel: Channel, request: GenerationRequest) -> None:
         reply_id = new_id()
@@ -199,11 +223,12 @@ class Agent:
         await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
 
     async def close(self) -> None:
-        for lane in self._lanes.values():
+        lanes = list(self._lanes.values())  # a lane may retire itself while we wait below
+        for lane in lanes:
             for task in (lane.current, lane.worker):
                 if task is not None:
                     task.cancel()
-        for lane in self._lanes.values():
+        for lane in lanes:
             for task in (lane.current, lane.worker):
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError):
