@@ -144,7 +144,8 @@ async def test_two_nodes_in_one_group_share_its_messages_without_duplicates(
     on_a, on_b = Recorder(delay=0.03), Recorder(delay=0.03)
     a.subscribe("agent:eliza", on_a)
     b.subscribe("agent:eliza", on_b)
-    publisher = nodes()
+    publisher = nodes()  # a node without the agent: it publishes only once the group exists
+    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
     sent = [record(f"m{i}")[0] for i in range(20)]
     for message in sent:
         await publisher.publish(message, record("x")[1])
@@ -218,8 +219,13 @@ async def test_close_drains_finished_work_leaves_the_rest_and_removes_an_idle_co
     assert consumers == {queue.consumer: 1}  # kept: deleting it would drop its pending entry
 
     idle = nodes(block_s=30.0, claim_idle_s=30.0)  # it must not claim the entry left above meanwhile
-    idle.subscribe("agent:eliza", Recorder())
-    await until(lambda: _has_consumer(redis, stream, "agent:eliza", idle.consumer))
+    done = Recorder()
+    idle.subscribe("agent:eliza", done)
+    await asyncio.sleep(0.2)  # its reader is waiting (Redis adds a consumer once it delivers to it)
+    await idle.publish(*record("handled and acknowledged"))
+    await until(lambda: len(done.got) == 1)
+    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 1))  # only the one left above
+    assert await _has_consumer(redis, stream, "agent:eliza", idle.consumer)
     await idle.close()
     assert not await _has_consumer(redis, stream, "agent:eliza", idle.consumer)  # nothing pending: removed
     tasks = [t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("redis queue")]

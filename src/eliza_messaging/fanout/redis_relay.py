@@ -35,7 +35,8 @@ def pubsub_channel(url: str, prefix: str, name: str) -> str:
     """``<prefix>:<db>:<name>``: Redis pub/sub ignores the database number, so the name carries it,
     and two deployments on one Redis (another prefix, or another database) never hear each other."""
     parts = urlsplit(url)
-    db = parse_qs(parts.query).get("db", [parts.path.strip("/").split("/")[0] or "0"])[0]
+    in_path = "0" if parts.scheme == "unix" else parts.path.strip("/").split("/")[0] or "0"
+    db = parse_qs(parts.query).get("db", [in_path])[0]
     return f"{prefix}:{db}:{name}"
 
 

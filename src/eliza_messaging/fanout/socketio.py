@@ -37,6 +37,16 @@ async def start_client_manager(server: socketio.AsyncServer) -> None:
     manager = server.manager
     if not isinstance(manager, socketio.AsyncRedisManager) or server.manager_initialized:
         return
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    probe = Redis.from_url(manager.redis_url, socket_connect_timeout=SUBSCRIBE_TIMEOUT_S)
+    try:  # fail the start at once with the reason; python-socketio would retry quietly forever
+        await probe.ping()
+    except (RedisError, OSError) as exc:
+        raise ConnectionError(f"Could not connect to Redis (REDIS_URL) for Socket.IO fanout: {exc}") from exc
+    finally:
+        await probe.aclose()
     server.manager_initialized = True
     manager.initialize()
     try:

@@ -254,7 +254,8 @@ class RedisStreamQueue:
             except (RedisError, OSError) as exc:  # keep them (and keep touching them); try again
                 log.warning("cannot acknowledge queue entries", extra={"group": g.name, "error": str(exc)})
                 g.settled.set()
-                retry_s = await self._pause(retry_s)
+                await asyncio.sleep(retry_s)  # not _pause: while closing, acks still matter most
+                retry_s = min(retry_s * 2, RETRY_MAX_S)
                 continue
             retry_s = 0.5
             for entry_id in done:
@@ -326,12 +327,11 @@ class RedisStreamQueue:
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closing.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-            await task
-        return None
+            if not task.done():  # closing, or this reader itself was cancelled
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                    await task
+        return None if task.cancelled() else task.result()
 
     async def _pause(self, retry_s: float) -> float:
         """Sleep ``retry_s`` (or until close) and return the next, longer, pause."""

@@ -1,0 +1,153 @@
+"""Two real server processes on one PostgreSQL and one Redis, as two nodes behind a load balancer.
+
+Clients connect to either node: room events reach both, each message is stored once, and Eliza
+(running on both nodes) answers each message once, whichever node takes it; a REST caller
+waiting on one node gets the reply even when the agent ran on the other. Each test gets a fresh
+PostgreSQL schema and Redis key prefix; without either server the tests skip (fail under CI=true).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agents.test_agents_e2e import agents
+from tests.conftest import new_id
+from tests.e2e.helpers import join, send
+from tests.e2e.test_memory import history
+from tests.store.conftest import postgres_schema, postgres_url
+from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.server import ServerProcess
+
+SESSIONS = "/api/messaging/sessions"
+QUIET_S = 1.5  # after the reply: long enough for a second node's duplicate to show up, if there were one
+
+
+@asynccontextmanager
+async def two_nodes(server_factory: Callable[..., ServerProcess]) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    async with postgres_schema() as schema, redis_prefix() as prefix:
+        env = {"POSTGRES_URL": postgres_url(schema), "REDIS_URL": REDIS_TEST_URL, "ELIZA_REDIS_PREFIX": prefix}
+        a, b = server_factory(env), server_factory(env)
+        try:
+            yield a, b
+        finally:  # stop them before their schema and keys go
+            a.stop()
+            b.stop()
+
+
+def replies_run_on(node: ServerProcess, channel: str) -> int:
+    """How many replies this node's agents produced in ``channel`` (from its debug log)."""
+    return sum(
+        1 for line in node.logs().splitlines() if "agents.runtime replied" in line and f"channel={channel}" in line
+    )
+
+
+async def test_rooms_span_both_nodes(server_factory: Callable[..., ServerProcess], clients: Any) -> None:
+    async with two_nodes(server_factory) as (a, b):
+        room, ann, bob = new_id(), new_id(), new_id()
+        on_b = await clients(b.url)
+        await on_b.connected()
+        await on_b.call("message", join(room, bob))
+        on_a = await clients(a.url)
+        await on_a.connected()
+        await on_a.call("message", join(room, ann))
+        assert (await on_b.event("userJoined"))["userId"] == ann
+
+        await on_a.emit("typing", {"roomId": room, "userId": ann, "isTyping": True})
+        typing = await on_b.event("userTyping")
+        assert typing["userId"] == ann and typing["isTyping"] is True
+
+        sent = send(room, ann, "hello from node A")
+        ack = await on_a.call("message", sent)
+        got = await on_b.event("messageBroadcast")
+        assert got["id"] == ack["messageId"] and got["text"] == "hello from node A"
+        back = await on_b.call("message", send(room, bob, "and back from node B"))
+        assert (await on_a.event("messageBroadcast", where=lambda m: m["senderId"] == bob))["id"] == back["messageId"]
+
+        await on_a.quiet(0.5)
+        # each socket hears each message once: the sender only its own copy (skip_sid holds across nodes)
+        for client in (on_a, on_b):
+            assert [m["id"] for m in client.events("messageBroadcast")] == [ack["messageId"], back["messageId"]]
+        assert on_a.events("messageBroadcast")[0]["clientMessageId"] == sent["payload"]["messageId"]
+        assert on_a.events("userTyping") == []
+        for node in (a, b):  # one store: each message once, whichever node is asked
+            assert [m["id"] for m in history(node.url, room)] == [back["messageId"], ack["messageId"]]
+
+
+async def test_a_dm_to_eliza_is_answered_once_whichever_node_runs_her(
+    server_factory: Callable[..., ServerProcess], clients: Any
+) -> None:
+    async with two_nodes(server_factory) as (a, b):
+        eliza = agents(b.url)["Eliza"]
+        assert agents(a.url)["Eliza"] == eliza
+        room, me = new_id(), new_id()
+        user = await clients(b.url)
+        await user.connected()
+        await user.call("message", join(room, me, metadata={"isDm": True, "targetUserId": eliza}))
+        watcher = await clients(a.url)  # a second device of the same user, on the other node
+        await watcher.connected()
+        await watcher.call("message", join(room, me))
+
+        asked = []
+        for text in ("I am unhappy with my work", "My mother does not listen to me", "I dreamt about a ship"):
+            ack = await user.call("message", send(room, me, text, metadata={"isDm": True}))
+            asked.append(ack["messageId"])
+            reply = await user.event("messageBroadcast", where=lambda m: m["senderId"] == eliza, timeout=20)
+            assert reply["inReplyTo"] == ack["messageId"] and reply["text"]
+            await user.event("messageComplete", timeout=20)
+        await user.quiet(QUIET_S)
+
+        for client in (user, watcher):
+            from_eliza = [m for m in client.events("messageBroadcast") if m["senderId"] == eliza]
+            assert [m["inReplyTo"] for m in from_eliza] == asked  # each answered once, in order
+            assert len(client.events("messageComplete")) == len(asked)
+        stored = history(a.url, room)
+        assert sorted(m["inReplyToRootMessageId"] for m in stored if m["authorId"] == eliza) == sorted(asked)
+        assert len(stored) == 2 * len(asked)
+        assert replies_run_on(a, room) + replies_run_on(b, room) == len(asked)
+
+
+async def test_a_sessions_http_caller_on_node_a_gets_replies_made_on_either_node(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    async with two_nodes(server_factory) as (a, b):
+        eliza = agents(a.url)["Eliza"]
+        session = httpx.post(f"{a.url}{SESSIONS}", json={"agentId": eliza, "userId": new_id()}).json()
+        channel = session["channelId"]
+        answered = 0
+        elsewhere = new_id()
+        async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
+            # Redis hands each entry to whichever node's consumer waits longest, so the nodes take
+            # turns; a question and its reply are two entries, so the same node would get every
+            # question. One more entry per round (a post in another channel) moves the turn on.
+            for i in range(8):
+                filler = await http.post(
+                    f"/api/messaging/channels/{elsewhere}/messages", json={"author_id": new_id(), "content": "hi"}
+                )
+                assert filler.status_code == 201, filler.text
+                sent = await http.post(
+                    f"{SESSIONS}/{session['sessionId']}/messages",
+                    json={"content": f"I feel tired, day {i}", "transport": "http"},
+                )
+                assert sent.status_code == 201, sent.text
+                body = sent.json()
+                assert body["agentResponse"]["agentId"] == eliza and body["agentResponse"]["text"].strip()
+                answered += 1
+                if answered >= 3 and replies_run_on(b, channel) >= 1:
+                    break
+        on_a, on_b = replies_run_on(a, channel), replies_run_on(b, channel)
+        assert on_b >= 1, f"node B never ran the agent in {answered} sends (node A ran {on_a})"
+        assert on_a + on_b == answered
+        messages = httpx.get(f"{b.url}{SESSIONS}/{session['sessionId']}/messages", params={"limit": 50}).json()
+        assert len(messages["messages"]) == 2 * answered
+
+
+def test_an_unreachable_redis_stops_the_start_with_a_clear_reason(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    with pytest.raises(RuntimeError, match=r"Could not connect to Redis \(REDIS_URL\)"):
+        server_factory({"REDIS_URL": "redis://127.0.0.1:1/0"})
