@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import orjson
 
+from . import rows
 from .base import StoreError
 from .postgres_schema import MIGRATIONS
 from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
@@ -587,7 +588,7 @@ def _limit(limit: int) -> int | None:
 
 # statements and rows --------------------------------------------------------------------
 
-_SERVER_COLUMNS = "id, name, source_type, source_id, metadata, created_at, updated_at"
+_SERVER_COLUMNS = rows.SERVER_COLUMNS
 _GET_SERVER = f"SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1"
 _ENSURE_SERVER = f"""
 WITH inserted AS (
@@ -600,7 +601,7 @@ UNION ALL
 SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1 AND NOT EXISTS (SELECT FROM inserted)
 """
 
-_CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, topic, metadata, created_at, updated_at"
+_CHANNEL_COLUMNS = rows.CHANNEL_COLUMNS
 _GET_CHANNEL = f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1"
 # The participants' foreign keys are checked at the end of the statement, so they see the new channel.
 _ENSURE_CHANNEL = f"""
@@ -618,10 +619,7 @@ UNION ALL
 SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1 AND NOT EXISTS (SELECT FROM inserted)
 """
 
-_MESSAGE_COLUMNS = (
-    "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
-    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
-)
+_MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
 _PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
 # Exactly one row: created, or not created with the original (whose columns are NULL only when it
 # was committed after this statement's snapshot; the caller then reads it again).
@@ -639,10 +637,7 @@ LEFT JOIN central_messages AS m
     ON inserted.seq IS NULL AND m.channel_id = $2 AND m.author_id = $3 AND m.client_message_id = $11
 """
 
-_SESSION_COLUMNS = (
-    "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
-    " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
-)
+_SESSION_COLUMNS = rows.SESSION_COLUMNS
 _SAVE_SESSION = (
     f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     " ON CONFLICT (id) DO UPDATE SET "
@@ -650,65 +645,22 @@ _SAVE_SESSION = (
 )
 
 
+def _as_is(value: Any) -> Any:
+    """JSONB columns arrive decoded (the connection's codec)."""
+    return value
+
+
 def _server(row: Any) -> MessageServer:
-    return MessageServer(
-        id=row[0],
-        name=row[1],
-        source_type=row[2],
-        source_id=row[3],
-        metadata=row[4],
-        created_at=row[5],
-        updated_at=row[6],
-    )
+    return rows.server_from_row(row, _as_is)
 
 
 def _channel(row: Any) -> Channel:
-    return Channel(
-        id=row[0],
-        message_server_id=row[1],
-        name=row[2],
-        type=row[3],
-        source_type=row[4],
-        source_id=row[5],
-        topic=row[6],
-        metadata=row[7],
-        created_at=row[8],
-        updated_at=row[9],
-    )
+    return rows.channel_from_row(row, _as_is)
 
 
 def _message(row: Any, offset: int = 0) -> Message:
-    """A message from its columns in ``_MESSAGE_COLUMNS`` order, starting at ``offset``."""
-    return Message(
-        id=row[offset],
-        channel_id=row[offset + 1],
-        author_id=row[offset + 2],
-        author_name=row[offset + 3],
-        content=row[offset + 4],
-        raw_message=row[offset + 5],
-        in_reply_to_root_message_id=row[offset + 6],
-        source_type=row[offset + 7],
-        source_id=row[offset + 8],
-        metadata=row[offset + 9],
-        client_message_id=row[offset + 10],
-        created_at=row[offset + 11],
-        updated_at=row[offset + 12],
-    )
+    return rows.message_from_row(row, _as_is, offset)
 
 
 def _session(row: Any) -> ChatSession:
-    return ChatSession(
-        id=row[0],
-        agent_id=row[1],
-        user_id=row[2],
-        channel_id=row[3],
-        metadata=row[4],
-        timeout_minutes=row[5],
-        auto_renew=row[6],
-        max_duration_minutes=row[7],
-        warning_threshold_minutes=row[8],
-        created_at=row[9],
-        last_activity=row[10],
-        expires_at=row[11],
-        renewal_count=row[12],
-    )
+    return rows.session_from_row(row, _as_is)

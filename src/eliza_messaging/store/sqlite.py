@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from . import rows
 from .base import StoreError
 from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from .sqlite_schema import MIGRATIONS
@@ -487,76 +488,21 @@ class SQLiteStore:
         return count
 
 
-_MESSAGE_COLUMNS = (
-    "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
-    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
-)
+_MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
+_SESSION_COLUMNS = rows.SESSION_COLUMNS
 
 
-def _server(row: tuple[Any, ...]) -> MessageServer:
-    return MessageServer(
-        id=row[0],
-        name=row[1],
-        source_type=row[2],
-        source_id=row[3],
-        metadata=_loads(row[4]),
-        created_at=row[5],
-        updated_at=row[6],
-    )
+def _server(row: Sequence[Any]) -> MessageServer:
+    return rows.server_from_row(row, _loads)
 
 
-def _channel(row: tuple[Any, ...]) -> Channel:
-    return Channel(
-        id=row[0],
-        message_server_id=row[1],
-        name=row[2],
-        type=row[3],
-        source_type=row[4],
-        source_id=row[5],
-        topic=row[6],
-        metadata=_loads(row[7]),
-        created_at=row[8],
-        updated_at=row[9],
-    )
+def _channel(row: Sequence[Any]) -> Channel:
+    return rows.channel_from_row(row, _loads)
 
 
-def _message(row: tuple[Any, ...]) -> Message:
-    return Message(
-        id=row[0],
-        channel_id=row[1],
-        author_id=row[2],
-        author_name=row[3],
-        content=row[4],
-        raw_message=_loads(row[5]),
-        in_reply_to_root_message_id=row[6],
-        source_type=row[7],
-        source_id=row[8],
-        metadata=_loads(row[9]),
-        client_message_id=row[10],
-        created_at=row[11],
-        updated_at=row[12],
-    )
+def _message(row: Sequence[Any]) -> Message:
+    return rows.message_from_row(row, _loads)
 
 
-_SESSION_COLUMNS = (
-    "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
-    " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
-)
-
-
-def _session(row: tuple[Any, ...]) -> ChatSession:
-    return ChatSession(
-        id=row[0],
-        agent_id=row[1],
-        user_id=row[2],
-        channel_id=row[3],
-        metadata=_loads(row[4]),
-        timeout_minutes=row[5],
-        auto_renew=bool(row[6]),
-        max_duration_minutes=row[7],
-        warning_threshold_minutes=row[8],
-        created_at=row[9],
-        last_activity=row[10],
-        expires_at=row[11],
-        renewal_count=row[12],
-    )
+def _session(row: Sequence[Any]) -> ChatSession:
+    return rows.session_from_row(row, _loads)

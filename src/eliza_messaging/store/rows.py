@@ -1,0 +1,89 @@
+"""Table columns and row-to-record mapping shared by every backend.
+
+Both stores select these columns in this order, so one mapper per record serves both; a
+backend passes how it decodes its JSON columns (SQLite keeps text, PostgreSQL's codec decodes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .records import Channel, ChatSession, Message, MessageServer
+
+DecodeJson = Callable[[Any], Any]
+
+SERVER_COLUMNS = "id, name, source_type, source_id, metadata, created_at, updated_at"
+CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, topic, metadata, created_at, updated_at"
+MESSAGE_COLUMNS = (
+    "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
+    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
+)
+SESSION_COLUMNS = (
+    "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
+    " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
+)
+
+
+def server_from_row(row: Sequence[Any], decode: DecodeJson) -> MessageServer:
+    return MessageServer(
+        id=row[0],
+        name=row[1],
+        source_type=row[2],
+        source_id=row[3],
+        metadata=decode(row[4]),
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+def channel_from_row(row: Sequence[Any], decode: DecodeJson) -> Channel:
+    return Channel(
+        id=row[0],
+        message_server_id=row[1],
+        name=row[2],
+        type=row[3],
+        source_type=row[4],
+        source_id=row[5],
+        topic=row[6],
+        metadata=decode(row[7]),
+        created_at=row[8],
+        updated_at=row[9],
+    )
+
+
+def message_from_row(row: Sequence[Any], decode: DecodeJson, offset: int = 0) -> Message:
+    """A message from its columns in ``MESSAGE_COLUMNS`` order, starting at ``offset``."""
+    return Message(
+        id=row[offset],
+        channel_id=row[offset + 1],
+        author_id=row[offset + 2],
+        author_name=row[offset + 3],
+        content=row[offset + 4],
+        raw_message=decode(row[offset + 5]),
+        in_reply_to_root_message_id=row[offset + 6],
+        source_type=row[offset + 7],
+        source_id=row[offset + 8],
+        metadata=decode(row[offset + 9]),
+        client_message_id=row[offset + 10],
+        created_at=row[offset + 11],
+        updated_at=row[offset + 12],
+    )
+
+
+def session_from_row(row: Sequence[Any], decode: DecodeJson) -> ChatSession:
+    return ChatSession(
+        id=row[0],
+        agent_id=row[1],
+        user_id=row[2],
+        channel_id=row[3],
+        metadata=decode(row[4]),
+        timeout_minutes=row[5],
+        auto_renew=bool(row[6]),
+        max_duration_minutes=row[7],
+        warning_threshold_minutes=row[8],
+        created_at=row[9],
+        last_activity=row[10],
+        expires_at=row[11],
+        renewal_count=row[12],
+    )
