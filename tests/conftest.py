@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -13,6 +14,13 @@ from tests.support.node import NodeClient, ensure_node_modules
 from tests.support.server import ServerProcess
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(service: str, reason: str) -> NoReturn:
+    """Skip locally; fail in CI, where the tests of a real service (PostgreSQL, Redis) must run."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: {service} tests must run, not skip)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -25,7 +25,7 @@ import pytest
 from eliza_messaging.store.base import Store
 from eliza_messaging.store.postgres import PostgresStore
 from eliza_messaging.store.sqlite import SQLiteStore
-from tests.conftest import IN_CI
+from tests.conftest import service_missing
 
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONNECT_TIMEOUT_S = 3.0
@@ -49,10 +49,7 @@ async def postgres_unavailable() -> str | None:
 
 
 def without_postgres(reason: str) -> NoReturn:
-    """Skip locally; fail in CI, where the PostgreSQL cases are part of what must pass."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run, not skip)")
-    pytest.skip(reason)
+    service_missing("PostgreSQL", reason)
 
 
 @asynccontextmanager

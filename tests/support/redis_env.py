@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NoReturn
 
-import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import IN_CI
+from tests.conftest import service_missing
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 CONNECT_TIMEOUT_S = 3.0
@@ -43,10 +42,7 @@ async def redis_unavailable() -> str | None:
 
 
 def without_redis(reason: str) -> NoReturn:
-    """Skip locally; fail in CI, where the Redis cases are part of what must pass."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: Redis tests must run, not skip)")
-    pytest.skip(reason)
+    service_missing("Redis", reason)
 
 
 @asynccontextmanager

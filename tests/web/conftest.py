@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.conftest import IN_CI
+from tests.conftest import service_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,10 +31,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 def _require_chromium() -> None:
     if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM}; install it with scripts/install-browser.sh"
-        if IN_CI:
-            pytest.fail(f"CI must run the web chat tests: {reason}")
-        pytest.skip(reason)
+        service_missing("Chromium", f"Chromium is not installed at {CHROMIUM}; install it with scripts/install-browser.sh")
 
 
 @pytest.fixture
