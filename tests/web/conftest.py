@@ -31,7 +31,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 def _require_chromium() -> None:
     if not CHROMIUM.exists():
-        service_missing("Chromium", f"Chromium is not installed at {CHROMIUM}; install it with scripts/install-browser.sh")
+        service_missing(
+            "Chromium", f"Chromium is not installed at {CHROMIUM}; install it with scripts/install-browser.sh"
+        )
 
 
 @pytest.fixture
