@@ -204,3 +204,21 @@ async def test_the_servers_channels_are_listed_and_open_with_their_history(
     await carol.open_channel(channel)  # by id: the name comes from the channel's details
     await expect(carol.page.locator("#room-title")).to_have_text(f"# {name}")
     await expect(carol.message("welcome to the lobby")).to_be_visible()
+
+
+async def test_deleted_and_cleared_messages_leave_the_page(browser: Browser, server: ServerProcess) -> None:
+    chat = await ChatPage.open(browser, server.url, name="Ada")
+    channel = await chat.create_channel("tidy")
+    keep = await chat.send("this one stays")
+    gone = await chat.send("this one goes")
+    gone_id = await gone.get_attribute("data-id")
+
+    deleted = httpx.delete(f"{server.url}/api/messaging/channels/{channel}/messages/{gone_id}")
+    assert deleted.status_code == 204
+    await expect(chat.message("this one goes")).to_have_count(0)  # messageDeleted
+    await expect(keep).to_be_visible()
+
+    cleared = httpx.delete(f"{server.url}/api/messaging/channels/{channel}/messages")
+    assert cleared.status_code == 204
+    await expect(chat.message("this one stays")).to_have_count(0)  # channelCleared
+    assert chat.errors == []

@@ -26,6 +26,8 @@ export interface ServerEvents {
   userTyping: (payload: TypingPayload) => void;
   message: (payload: SocketMessage) => void;
   messageError: (payload: ChannelEvent & { error: string; clientMessageId?: string }) => void;
+  messageDeleted: (payload: ChannelEvent & { messageId: string; reason?: string }) => void;
+  channelCleared: (payload: ChannelEvent) => void;
 }
 
 interface ClientEvents {

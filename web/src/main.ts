@@ -326,6 +326,11 @@ socket.on('messageBroadcast', (payload) => {
 });
 socket.on('messageStreamChunk', (payload) => here(payload)?.chunk(payload));
 socket.on('messageStreamError', (payload) => here(payload)?.streamError(payload));
+// A withdrawn stream (reason set) keeps its bubble here: it already shows the partial text and the error.
+socket.on('messageDeleted', (payload) => {
+  if (!payload.reason) here(payload)?.remove(payload.messageId);
+});
+socket.on('channelCleared', (payload) => here(payload)?.clearAll());
 socket.on('message', (packet) => {
   const agentId = packet.payload?.agentId;
   if (packet.type === MessageType.THINKING && agentId) here(packet.payload)?.setThinking(agentId, true);

@@ -194,6 +194,28 @@ export class Room {
     return entry;
   }
 
+  // deletions ----------------------------------------------------------------------------
+
+  /** A message deleted on the server (messageDeleted) leaves the list. */
+  remove(messageId: string): void {
+    const entry = this.byId.get(messageId);
+    if (!entry) return;
+    this.byId.delete(messageId);
+    if (entry.clientId) this.byClientId.delete(entry.clientId);
+    const at = this.entries.indexOf(entry);
+    if (at >= 0) this.entries.splice(at, 1);
+    entry.el.remove();
+    for (const i of [at - 1, at]) this.group(i);
+  }
+
+  /** The channel was cleared (channelCleared): every message leaves the list. */
+  clearAll(): void {
+    for (const entry of this.entries) entry.el.remove();
+    this.entries.length = 0;
+    this.byId.clear();
+    this.byClientId.clear();
+  }
+
   // presence and typing ------------------------------------------------------------------
 
   note(text: string, kind: string): void {
