@@ -60,10 +60,6 @@ class AgentRegistry:
     def get(self, agent_id: str) -> Agent | None:
         return self.agents.get(agent_id)
 
-    def by_name(self, name: str) -> Agent | None:
-        wanted = name.strip().lower()
-        return next((a for a in self.agents.values() if a.name.lower() == wanted), None)
-
 
 def _profile(agent: Agent) -> AgentProfile:
     c = agent.character

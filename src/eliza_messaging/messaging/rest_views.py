@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store.records import ChatSession, Message
+from .views import history_metadata
 
 JsonObject = dict[str, Any]
 
@@ -104,13 +105,6 @@ def session_info(session: ChatSession, now: int) -> JsonObject:
 
 def simplified_message(message: Message) -> JsonObject:
     """ElizaOS's ``SimplifiedMessage``; ``createdAtMs`` added for computing cursors without parsing dates."""
-    meta = dict(message.metadata)
-    for key in ("thought", "actions"):
-        if key in message.raw_message:
-            meta.setdefault(key, message.raw_message[key])
-    attachments = message.raw_message.get("attachments")
-    if attachments and "attachments" not in meta:
-        meta["attachments"] = attachments
     return {
         "id": message.id,
         "content": message.content,
@@ -118,7 +112,7 @@ def simplified_message(message: Message) -> JsonObject:
         "isAgent": message.source_type == "agent_response",
         "createdAt": iso(message.created_at),
         "createdAtMs": message.created_at,
-        "metadata": meta,
+        "metadata": history_metadata(message),
     }
 
 

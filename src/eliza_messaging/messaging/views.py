@@ -62,7 +62,7 @@ def rest_message(message: Message, server_id: str) -> JsonObject:
         "inReplyToRootMessageId": message.in_reply_to_root_message_id,
         "sourceType": message.source_type,
         "sourceId": message.source_id,
-        "metadata": _history_metadata(message),
+        "metadata": history_metadata(message),
         "attachments": list(message.raw_message.get("attachments") or []),
         "clientMessageId": message.client_message_id,
         "createdAt": message.created_at,
@@ -72,14 +72,12 @@ def rest_message(message: Message, server_id: str) -> JsonObject:
     }
 
 
-def _history_metadata(message: Message) -> JsonObject:
+def history_metadata(message: Message) -> JsonObject:
     """ElizaOS's history puts ``thought``, ``actions`` and ``attachments`` in ``metadata``, where its web
     client reads them back; the stored metadata wins where it has them already."""
-    extra: JsonObject = {}
-    for key in ("thought", "actions", "attachments"):
-        value = message.raw_message.get(key)
-        if value:
-            extra[key] = value
+    extra: JsonObject = {k: message.raw_message[k] for k in ("thought", "actions") if k in message.raw_message}
+    if message.raw_message.get("attachments"):
+        extra["attachments"] = message.raw_message["attachments"]
     return {**extra, **message.metadata}
 
 
