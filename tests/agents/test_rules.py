@@ -13,7 +13,7 @@ from eliza_messaging.agents import runtime
 from eliza_messaging.agents.character import CharacterError, character_from_dict, default_character, load_character
 from eliza_messaging.agents.context import build_request
 from eliza_messaging.agents.decision import Verdict, names, takes_part, verdict
-from eliza_messaging.store.records import Channel, Message
+from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
 
 AGENT = default_character()

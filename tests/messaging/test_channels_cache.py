@@ -10,7 +10,7 @@ import pytest
 from eliza_messaging.messaging import channels as channels_module
 from eliza_messaging.messaging.channels import Channels
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
-from eliza_messaging.store.records import MessageServer
+from eliza_messaging.records import MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import new_id
 

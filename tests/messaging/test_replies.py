@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eliza_messaging.messaging.replies import ReplyEvent, ReplyWatchers
-from eliza_messaging.store.records import Message
+from eliza_messaging.records import Message
 
 REPLY = Message(
     id="r1",

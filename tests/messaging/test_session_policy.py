@@ -6,7 +6,7 @@ import pytest
 
 from eliza_messaging.messaging.errors import SessionValidationError
 from eliza_messaging.messaging.sessions import TimeoutPolicy, expires_at, merge_policy, parse_transport, renewed
-from eliza_messaging.store.records import ChatSession
+from eliza_messaging.records import ChatSession
 
 MINUTE = 60_000
 

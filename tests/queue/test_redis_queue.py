@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from eliza_messaging.queue.redis import RedisStreamQueue
-from eliza_messaging.store.records import Channel, Message
+from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
 from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from eliza_messaging.records import Channel, ChatSession, Message, MessageServer
 from eliza_messaging.store.base import Store, StoreError
-from eliza_messaging.store.records import Channel, ChatSession, Message, MessageServer
 from tests.conftest import new_id
 from tests.store.conftest import Backend
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eliza_messaging.store.records import Channel, Message, MessageServer
+from eliza_messaging.records import Channel, Message, MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
 from eliza_messaging.store.sqlite_schema import MIGRATIONS
 from tests.conftest import new_id

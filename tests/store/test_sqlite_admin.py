@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eliza_messaging.store.records import Channel, ChatSession, Message, MessageServer
+from eliza_messaging.records import Channel, ChatSession, Message, MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import new_id
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models.base import ChatTurn, GenerationRequest, Role
-from ..store.records import Message
+from ..records import Message
 from .character import Character
 
 

@@ -13,7 +13,7 @@ import re
 from enum import Enum
 
 from ..messaging.channels import DIRECT_TYPES, targeted_ids
-from ..store.records import Channel, Message
+from ..records import Channel, Message
 
 
 class Verdict(Enum):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..messaging.clock import new_id
 from ..messaging.service import MessagingService
 from ..models.base import GenerationRequest, ModelError, TextModel
-from ..store.records import Channel, Message
+from ..records import Channel, Message
 from .character import Character
 from .context import build_request
 from .decision import Verdict, reply_depth, takes_part, verdict

@@ -25,6 +25,7 @@ from weakref import WeakSet
 import socketio
 
 from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
+from ..types import JsonObject
 from . import dialects
 from .callbacks import Callback, Callbacks
 from .dialects import Dialect
@@ -45,7 +46,6 @@ from .streams import MessageSubscription, ReplyStream, StreamEvent, StreamKind
 
 log = logging.getLogger(__name__)
 
-JsonObject = dict[str, Any]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _STREAM_LOG = 2000
 

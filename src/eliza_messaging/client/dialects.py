@@ -12,11 +12,10 @@ import uuid
 from typing import Any, Literal
 
 from ..protocol.types import DEFAULT_SERVER_ID, SocketMessageType
+from ..types import JsonObject
 
 Dialect = Literal["eliza17", "seed"]
 DIALECTS: tuple[Dialect, ...] = ("eliza17", "seed")
-JsonObject = dict[str, Any]
-
 # uuid5 namespace of direct-message channel ids: the same two participants always get the same channel.
 DM_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eliza-messaging/dm-channel")
 

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..protocol.types import DEFAULT_SERVER_ID
-
-JsonObject = dict[str, Any]
+from ..types import JsonObject
 
 
 def now_ms() -> int:

@@ -13,8 +13,6 @@ import httpx
 from .errors import AgentNotFound, RequestError
 from .models import Agent, Message
 
-JsonObject = dict[str, Any]
-
 PAGE = 200
 MAX_PAGES = 20
 

@@ -7,10 +7,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..types import JsonObject
 from .errors import ConnectionLost, ElizaClientError
 from .models import Message
-
-JsonObject = dict[str, Any]
 
 
 @dataclass

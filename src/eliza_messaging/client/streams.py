@@ -13,14 +13,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from ..types import JsonObject
 from .errors import ReplyError, ReplyTimeout
 from .models import Message, ReplyChunk, chunk_from_payload
 
 log = logging.getLogger(__name__)
 
-JsonObject = dict[str, Any]
 StreamKind = Literal["thinking", "chunk", "reply", "error", "complete"]
 
 

@@ -16,7 +16,6 @@ from .models import Agent, Message, ReplyChunk
 from .streams import MessageSubscription, ReplyStream
 
 T = TypeVar("T")
-JsonObject = dict[str, Any]
 
 
 class ElizaClientSync:

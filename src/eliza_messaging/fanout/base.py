@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-JsonObject = dict[str, Any]
+from ..types import JsonObject
 
 
 class Fanout(Protocol):

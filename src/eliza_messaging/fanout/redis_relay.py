@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from .base import JsonObject
+from ..types import JsonObject
 
 log = logging.getLogger(__name__)
 

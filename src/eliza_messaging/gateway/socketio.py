@@ -20,9 +20,9 @@ from ..messaging.logstream import LogStream
 from ..messaging.service import MessagingService
 from ..protocol import payloads
 from ..protocol.types import Event, SocketMessageType
+from ..types import JsonObject
 
 log = logging.getLogger("eliza_messaging.events")
-JsonObject = dict[str, Any]
 
 
 def _size(data: Any) -> int:

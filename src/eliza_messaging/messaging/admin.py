@@ -10,19 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ..protocol import payloads
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType, Event
-from ..store.records import Channel, MessageServer
+from ..records import Channel, MessageServer
+from ..types import JsonObject
 from . import views
 from .channels import targeted_ids
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
 from .service import MessagingService
 from .validation import check_json
-
-JsonObject = dict[str, Any]
 
 # Namespace of the deterministic DM channel ids (uuid5 of the server and the sorted pair).
 _DM_NAMESPACE = uuid.UUID("6f1f3a57-1c3e-4a58-9d43-7a0f1f0f6d1e")

@@ -10,18 +10,16 @@ updated in place: the update is broadcast again under the same id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from ..protocol.types import DEFAULT_SERVER_ID, Event
-from ..store.records import Message
+from ..records import Message
+from ..types import JsonObject
 from . import views
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
 from .replies import ReplyEvent
 from .service import MessagingService
 from .validation import check_json, check_text
-
-JsonObject = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

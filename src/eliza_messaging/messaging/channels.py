@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
+from ..records import Channel
 from ..store.base import Store
-from ..store.records import Channel
 from .clock import now_ms
 from .errors import InvalidPayload
 

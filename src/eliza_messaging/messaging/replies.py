@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Final, Literal
 
 from ..fanout.base import NodeRelay
-from ..store.records import Message
+from ..records import Message
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from ..protocol.commands import SendMessage
-from ..store.records import Message
+from ..records import Message
 from .errors import AgentUnavailable, ReplyTimeout
 from .replies import ReplyEvent
 from .service import MessagingService, SendResult

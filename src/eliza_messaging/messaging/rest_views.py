@@ -8,12 +8,10 @@ camelCase: both spellings are given.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from ..store.records import ChatSession, Message
+from ..records import ChatSession, Message
+from ..types import JsonObject
 from .views import history_metadata
-
-JsonObject = dict[str, Any]
 
 
 def iso(ms: int) -> str:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from ..fanout.base import Fanout, NodeRelay
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
 from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
 from ..queue.base import MessageQueue
+from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
-from ..store.records import Channel, Message, MessageServer, StoredMessage
+from ..types import JsonObject
 from . import views
 from .channels import Channels
 from .clock import new_id, now_ms
@@ -28,8 +28,6 @@ from .replies import ReplyEvent, ReplyWatchers
 from .validation import Limits
 
 log = logging.getLogger(__name__)
-
-JsonObject = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ import orjson
 
 from ..protocol.commands import SendMessage
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
-from ..store.records import Channel, ChatSession, Message
+from ..records import Channel, ChatSession, Message
+from ..types import JsonObject
 from .clock import new_id, now_ms
 from .errors import (
     MessagingError,
@@ -34,7 +35,6 @@ from .rest_views import iso
 from .service import MessagingService, SendResult
 from .validation import check_json, check_text, display_name, is_uuid
 
-JsonObject = dict[str, Any]
 Transport = Literal["websocket", "http", "sse"]
 
 # ElizaOS's defaults and bounds (SESSION_* settings), in minutes.

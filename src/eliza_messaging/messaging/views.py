@@ -6,12 +6,9 @@ store does not have, and history read back over REST matches what was broadcast.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..protocol import payloads
-from ..store.records import Channel, Message, MessageServer
-
-JsonObject = dict[str, Any]
+from ..records import Channel, Message, MessageServer
+from ..types import JsonObject
 
 
 def broadcast(message: Message, server_id: str, *, client_message_id: str | None = None) -> JsonObject:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-JsonObject = dict[str, Any]
+from ..types import JsonObject
 
 CHANNEL_ID_FIELDS = ("channelId", "roomId")
 SERVER_ID_FIELDS = ("messageServerId", "serverId")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-JsonObject = dict[str, Any]
+from ..types import JsonObject
 
 
 def channel_ids(channel_id: str) -> JsonObject:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from ..store.records import Channel, Message
+from ..records import Channel, Message
 
 # A handler returns once it has taken the message in. It may return a future that resolves when
 # it is done with it (an agent takes a message into its channel's lane and answers it later): a

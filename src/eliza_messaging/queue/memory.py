@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from ..store.records import Channel, Message
+from ..records import Channel, Message
 from .base import Handler
 
 log = logging.getLogger(__name__)

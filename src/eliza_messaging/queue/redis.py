@@ -41,7 +41,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import StreamIdT
 
-from ..store.records import Channel, Message
+from ..records import Channel, Message
 from .base import Handler
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
 
 
 class StoreError(Exception):

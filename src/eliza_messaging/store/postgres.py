@@ -28,10 +28,10 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import orjson
 
+from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from . import rows
 from .base import StoreError
 from .postgres_schema import MIGRATIONS
-from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
 
 T = TypeVar("T")
 

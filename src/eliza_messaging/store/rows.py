@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .records import Channel, ChatSession, Message, MessageServer
+from ..records import Channel, ChatSession, Message, MessageServer
 
 DecodeJson = Callable[[Any], Any]
 

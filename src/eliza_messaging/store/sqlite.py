@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from . import rows
 from .base import StoreError
-from .records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from .sqlite_schema import MIGRATIONS
 
 T = TypeVar("T")

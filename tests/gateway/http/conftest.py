@@ -15,7 +15,7 @@ from eliza_messaging.app import create_app
 from eliza_messaging.config import Settings
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
-from eliza_messaging.store.records import Channel, Message
+from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
 
 Behaviour = Literal["reply", "error", "silent", "hang"]

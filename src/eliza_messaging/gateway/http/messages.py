@@ -19,6 +19,7 @@ from ...messaging.reply_wait import send_watched
 from ...messaging.service import MessagingService, SendResult
 from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
+from ...types import JsonObject
 from . import schemas
 from .deps import (
     ChannelIdPath,
@@ -35,7 +36,6 @@ from .models import PostMessageBody
 from .responses import JsonResponse, ok
 from .transport import EventStream, agent_response, reply_events
 
-JsonObject = dict[str, Any]
 router = APIRouter(tags=["messages"])
 Service = Annotated[MessagingService, Depends(messaging)]
 Admin = Annotated[ChannelAdmin, Depends(admin)]

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ...messaging.validation import is_uuid
+from ...types import JsonObject
 
-JsonObject = dict[str, Any]
 EXAMPLE_UUID = "5f3c1a52-8e1b-4a43-9a0e-2b7f0c1d9e11"
 NO_NUL = "^[^\u0000]*$"  # documents what the messaging layer refuses: text with U+0000
 

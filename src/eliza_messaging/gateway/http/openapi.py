@@ -8,14 +8,12 @@ API key say so.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ...types import JsonObject
 from .auth import OPEN_PATHS
 
-JsonObject = dict[str, Any]
 API_KEY_SCHEME = "ApiKeyAuth"
 
 

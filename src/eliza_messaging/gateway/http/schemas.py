@@ -10,7 +10,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-JsonObject = dict[str, Any]
+from ...types import JsonObject
+
 T = TypeVar("T")
 
 

@@ -20,8 +20,7 @@ from ...messaging import rest_views
 from ...messaging.errors import MessagingError
 from ...messaging.replies import ReplyEvent
 from ...messaging.reply_wait import agent_steps, await_reply
-
-JsonObject = dict[str, Any]
+from ...types import JsonObject
 
 
 def sse_event(name: str, data: Any) -> bytes:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-JsonObject = dict[str, Any]
+from .types import JsonObject
 
 
 @dataclass(frozen=True, slots=True)
