@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from eliza_messaging.messaging import validation
 from eliza_messaging.messaging.errors import InvalidPayload, PayloadTooLarge
-from eliza_messaging.messaging.validation import Limits, parse_join, parse_send
+from eliza_messaging.messaging.validation import Limits
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from tests.conftest import new_id
 
@@ -14,11 +15,11 @@ LIMITS = Limits()
 
 def test_seed_and_eliza17_spellings_give_the_same_command() -> None:
     room, sender, server = new_id(), new_id(), DEFAULT_SERVER_ID
-    seed = parse_send({"roomId": room, "senderId": sender, "message": "hi"}, socket_entity_id=None, limits=LIMITS)
-    modern = parse_send(
+    seed = validation.send({"roomId": room, "senderId": sender, "message": "hi"}, socket_entity_id=None, limits=LIMITS)
+    modern = validation.send(
         {"channelId": room, "messageServerId": server, "message": "hi"}, socket_entity_id=sender, limits=LIMITS
     )
-    old = parse_send(
+    old = validation.send(
         {"channelId": room, "serverId": server, "senderId": sender, "message": "hi"},
         socket_entity_id=None,
         limits=LIMITS,
@@ -29,13 +30,13 @@ def test_seed_and_eliza17_spellings_give_the_same_command() -> None:
 
 def test_join_takes_the_handshake_entity_when_the_payload_has_none() -> None:
     entity = new_id()
-    command = parse_join({"channelId": new_id()}, socket_entity_id=entity, limits=LIMITS)
+    command = validation.join({"channelId": new_id()}, socket_entity_id=entity, limits=LIMITS)
     assert command.entity_id == entity
 
 
 def test_text_over_the_limit_is_refused_with_the_numbers() -> None:
     with pytest.raises(PayloadTooLarge) as err:
-        parse_send(
+        validation.send(
             {"roomId": new_id(), "senderId": new_id(), "message": "x" * 11},
             socket_entity_id=None,
             limits=Limits(max_text_chars=10),
@@ -45,7 +46,7 @@ def test_text_over_the_limit_is_refused_with_the_numbers() -> None:
 
 def test_metadata_too_large_names_the_limit() -> None:
     with pytest.raises(PayloadTooLarge, match="the limit is 100"):
-        parse_send(
+        validation.send(
             {"roomId": new_id(), "senderId": new_id(), "message": "x", "metadata": {"k": "v" * 200}},
             socket_entity_id=None,
             limits=Limits(max_metadata_bytes=100),
@@ -53,7 +54,7 @@ def test_metadata_too_large_names_the_limit() -> None:
 
 
 def test_text_alias_is_accepted_and_attachments_alone_are_enough() -> None:
-    command = parse_send(
+    command = validation.send(
         {"roomId": new_id(), "senderId": new_id(), "text": "", "attachments": [{"url": "x"}]},
         socket_entity_id=None,
         limits=LIMITS,
@@ -63,11 +64,11 @@ def test_text_alias_is_accepted_and_attachments_alone_are_enough() -> None:
 
 def test_ids_are_kept_exactly_as_sent() -> None:
     upper = new_id().upper()
-    command = parse_join({"roomId": upper}, socket_entity_id=None, limits=LIMITS)
+    command = validation.join({"roomId": upper}, socket_entity_id=None, limits=LIMITS)
     assert command.channel_id == upper
 
 
 @pytest.mark.parametrize("bad", [None, 3, "x", [], {"roomId": 5}])
 def test_join_payload_errors_are_invalid_payload(bad: object) -> None:
     with pytest.raises(InvalidPayload):
-        parse_join(bad, socket_entity_id=None, limits=LIMITS)
+        validation.join(bad, socket_entity_id=None, limits=LIMITS)

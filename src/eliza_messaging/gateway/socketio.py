@@ -18,7 +18,7 @@ from ..messaging import validation
 from ..messaging.errors import InvalidPayload, MessagingError, RateLimited
 from ..messaging.logstream import LogStream
 from ..messaging.service import MessagingService
-from ..protocol import payloads
+from ..protocol import parse, payloads
 from ..protocol.types import Event, SocketMessageType
 from ..types import JsonObject
 
@@ -72,7 +72,7 @@ class SocketGateway:
         auth = auth if isinstance(auth, dict) else {}
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         entity_id = auth.get("entityId") or query.get("entityId")
-        if entity_id is not None and not validation.is_uuid(entity_id):
+        if entity_id is not None and not parse.is_uuid(entity_id):
             raise socketio.exceptions.ConnectionRefusedError(
                 f"auth.entityId must be a UUID, but got {entity_id!r}; connect with auth: {{entityId: '<uuid>'}}"
             )
@@ -104,7 +104,7 @@ class SocketGateway:
         self._trace(Event.MESSAGE, sid, data)
 
         async def run() -> JsonObject:
-            kind, body = validation.parse_envelope(data)
+            kind, body = validation.envelope(data)
             if kind is SocketMessageType.ROOM_JOINING:
                 return await self._join(sid, body)
             return await self._send(sid, body)
@@ -123,7 +123,7 @@ class SocketGateway:
         self._trace(Event.TYPING, sid, data)
 
         async def run() -> JsonObject:
-            command = validation.parse_typing(data, socket_entity_id=self.messaging.presence.entity_of(sid))
+            command = validation.typing(data, socket_entity_id=self.messaging.presence.entity_of(sid))
             await self.messaging.typing(sid, command)
             return payloads.ack_ok({})
 
@@ -193,12 +193,12 @@ class SocketGateway:
 
     async def _join(self, sid: str, body: Any) -> JsonObject:
         entity = self.messaging.presence.entity_of(sid)
-        command = validation.parse_join(body, socket_entity_id=entity, limits=self.messaging.limits)
+        command = validation.join(body, socket_entity_id=entity, limits=self.messaging.limits)
         return payloads.ack_ok(await self.messaging.join(sid, command))
 
     async def _send(self, sid: str, body: Any) -> JsonObject:
         entity = self.messaging.presence.entity_of(sid)
-        command = validation.parse_send(body, socket_entity_id=entity, limits=self.messaging.limits)
+        command = validation.send(body, socket_entity_id=entity, limits=self.messaging.limits)
         result = await self.messaging.send(command, sid=sid)
         ack = {**result.ack, "duplicate": result.duplicate}
         await self._emit(Event.MESSAGE_ACK, ack, sid)

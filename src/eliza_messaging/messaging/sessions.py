@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from ..protocol.commands import SendMessage
+from ..protocol.parse import is_uuid
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel, ChatSession, Message
 from ..types import JsonObject
@@ -33,7 +34,7 @@ from .replies import ReplyEvent
 from .reply_wait import send_watched
 from .rest_views import iso
 from .service import MessagingService, SendResult
-from .validation import check_json, check_text, display_name, is_uuid
+from .validation import check_json, check_text, display_name
 
 Transport = Literal["websocket", "http", "sse"]
 

@@ -44,6 +44,7 @@ class SendMessage:
     metadata: JsonObject = field(default_factory=dict)
     target_user_id: str | None = None
     in_reply_to: str | None = None
+    text_field: str = "message"  # the spelling the client used for the text ("message" or "text"), for errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,3 @@ class Typing:
     channel_id: str
     user_id: str
     is_typing: bool
-
-
-def first_present(payload: JsonObject, names: tuple[str, ...]) -> tuple[str, Any] | None:
-    """The first of ``names`` that the payload carries with a non-empty value, and that value."""
-    for name in names:
-        value = payload.get(name)
-        if value is not None and value != "":
-            return name, value
-    return None

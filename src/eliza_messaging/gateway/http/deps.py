@@ -11,7 +11,7 @@ from ...messaging.admin import ChannelAdmin
 from ...messaging.errors import InvalidPayload
 from ...messaging.service import MessagingService
 from ...messaging.sessions import Sessions
-from ...messaging.validation import is_uuid
+from ...protocol.parse import is_uuid
 
 # Largest epoch-millisecond value accepted in before/after (JavaScript's largest safe integer).
 MAX_TIMESTAMP_MS = 2**53 - 1

@@ -84,7 +84,7 @@ def rest_send_command(
         "inReplyTo": in_reply_to,
     }
     try:
-        return validation.parse_send(payload, socket_entity_id=None, limits=limits)
+        return validation.send(payload, socket_entity_id=None, limits=limits)
     except MessagingError as exc:
         if exc.field in _REST_NAMES:
             rest_name = _REST_NAMES[exc.field]

@@ -1,0 +1,251 @@
+"""Reading raw client payloads of either dialect into commands, or into errors a person can act on.
+
+This is the wire's shape only: which fields exist, their types, their id formats, and how
+both dialects' spellings fold together (``roomId`` ⇔ ``channelId``, ``serverId`` ⇔
+``messageServerId``). What a message may hold (lengths, sizes, nesting) is the domain's call:
+``messaging.validation`` checks it on the command this returns.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..types import JsonObject
+from .commands import CHANNEL_ID_FIELDS, SERVER_ID_FIELDS, JoinChannel, SendMessage, Typing
+from .types import DEFAULT_SERVER_ID, SocketMessageType
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+EXAMPLE_UUID = "5f3c1a52-8e1b-4a43-9a0e-2b7f0c1d9e11"
+MAX_CLIENT_ID_CHARS = 128
+
+
+class ProtocolError(Exception):
+    """A payload that does not follow the wire contract; ``message`` names the field and the fix."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class UnknownType(ProtocolError):
+    """A ``message`` event whose ``type`` is not one a client may send."""
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
+def describe(value: object) -> str:
+    """A value as a sentence names it: ``'abc'``, ``the number 3``, ``an array``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"'{shown}'"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def first_present(payload: JsonObject, names: tuple[str, ...]) -> tuple[str, Any] | None:
+    """The first of ``names`` that the payload carries with a non-empty value, and that value."""
+    for name in names:
+        value = payload.get(name)
+        if value is not None and value != "":
+            return name, value
+    return None
+
+
+def uuid_field(value: object, field: str, hint: str) -> str:
+    if not is_uuid(value):
+        raise ProtocolError(
+            f"{field} must be a UUID such as '{EXAMPLE_UUID}', but got {describe(value)}. {hint}", field=field
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def _optional_uuid(payload: JsonObject, field: str, hint: str) -> str | None:
+    value = payload.get(field)
+    if value is None or value == "":
+        return None
+    return uuid_field(value, field, hint)
+
+
+def _optional_str(payload: JsonObject, field: str) -> str | None:
+    value = payload.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"{field} must be a string, but got {describe(value)}.", field=field)
+    return value
+
+
+def _metadata(payload: JsonObject) -> JsonObject:
+    value = payload.get("metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(
+            f"metadata must be an object (for example {{}}), but got {describe(value)}.", field="metadata"
+        )
+    return value
+
+
+def _channel_id(payload: JsonObject) -> str:
+    found = first_present(payload, CHANNEL_ID_FIELDS)
+    if found is None:
+        raise ProtocolError(
+            "The payload has no roomId (or channelId): add roomId: '<channel UUID>' naming the room to use"
+            " (to talk to an agent directly, use the agent's id).",
+            field="roomId",
+        )
+    name, value = found
+    return uuid_field(value, name, "Room ids must match exactly on every client in the room.")
+
+
+def _server_id(payload: JsonObject) -> str:
+    found = first_present(payload, SERVER_ID_FIELDS)
+    if found is None:
+        return DEFAULT_SERVER_ID
+    name, value = found
+    return uuid_field(value, name, f"Leave it out to use the default server {DEFAULT_SERVER_ID}.")
+
+
+def _require_object(payload: object, what: str) -> JsonObject:
+    if not isinstance(payload, dict):
+        raise ProtocolError(
+            f"The {what} payload must be an object, but got {describe(payload)}."
+            " Send socket.emit('message', {type: 2, payload: {...}}).",
+            field="payload",
+        )
+    return payload
+
+
+def parse_envelope(data: object) -> tuple[SocketMessageType, JsonObject]:
+    """The ``message`` event: ``{type, payload}``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"A 'message' event must carry an object like {{type: 2, payload: {{...}}}}, but got {describe(data)}.",
+            field="payload",
+        )
+    raw_type = data.get("type")
+    if raw_type is None:
+        raise ProtocolError(
+            "The 'message' event has no type: use type 1 (ROOM_JOINING) to join a room or"
+            " 2 (SEND_MESSAGE) to send a message.",
+            field="type",
+        )
+    if isinstance(raw_type, str) and re.fullmatch(r"[0-9]{1,3}", raw_type.strip()):
+        raw_type = int(raw_type)
+    if (
+        isinstance(raw_type, bool)
+        or not isinstance(raw_type, int)
+        or raw_type not in (SocketMessageType.ROOM_JOINING, SocketMessageType.SEND_MESSAGE)
+    ):
+        sent_by_server = isinstance(raw_type, int) and raw_type in {t.value for t in SocketMessageType}
+        why = " Types 3 to 6 are sent by the server, not by clients." if sent_by_server else ""
+        raise UnknownType(
+            f"Unknown message type {describe(raw_type)}.{why} Use type 1 (ROOM_JOINING) to join a room or"
+            " 2 (SEND_MESSAGE) to send a message.",
+            field="type",
+        )
+    if "payload" not in data:
+        raise ProtocolError(
+            "The 'message' event has no payload: send {type, payload: {...}} with the fields inside payload.",
+            field="payload",
+        )
+    kind = SocketMessageType(raw_type)
+    what = "ROOM_JOINING" if kind is SocketMessageType.ROOM_JOINING else "SEND_MESSAGE"
+    return kind, _require_object(data["payload"], what)
+
+
+def parse_join(payload: object, *, socket_entity_id: str | None) -> JoinChannel:
+    body = _require_object(payload, "ROOM_JOINING")
+    channel_id = _channel_id(body)
+    entity_id = _optional_uuid(body, "entityId", "Use the same entity id you send as senderId.")
+    metadata = _metadata(body)
+    return JoinChannel(
+        channel_id=channel_id,
+        server_id=_server_id(body),
+        entity_id=entity_id or socket_entity_id,
+        agent_id=_optional_uuid(body, "agentId", "Use the id of an agent on this server."),
+        username=_optional_str(body, "username"),
+        display_name=_optional_str(body, "displayName"),
+        metadata=metadata,
+    )
+
+
+def _client_message_id(body: JsonObject) -> str | None:
+    """The sender's own id for the message: any short string (ElizaOS treats it as opaque), kept for retries."""
+    value = body.get("messageId")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CLIENT_ID_CHARS or not value.isprintable():
+        raise ProtocolError(
+            f"messageId must be a string of at most {MAX_CLIENT_ID_CHARS} printable characters, but got"
+            f" {describe(value)}. Generate one per message with crypto.randomUUID(), and reuse it on retries.",
+            field="messageId",
+        )
+    return value
+
+
+def parse_send(payload: object, *, socket_entity_id: str | None) -> SendMessage:
+    body = _require_object(payload, "SEND_MESSAGE")
+    channel_id = _channel_id(body)
+    raw_sender = body.get("senderId") or socket_entity_id
+    if raw_sender is None:
+        raise ProtocolError(
+            "senderId is missing: add senderId: '<your entity UUID>' to the payload"
+            " (or connect with auth: {entityId}).",
+            field="senderId",
+        )
+    sender_id = uuid_field(raw_sender, "senderId", "Use one stable UUID per user or client.")
+    text_field = "message" if "message" in body else "text"
+    text = body.get(text_field)
+    if text is None:
+        raise ProtocolError("message is missing: put the text to send in payload.message (a string).", field="message")
+    if not isinstance(text, str):
+        raise ProtocolError(f"{text_field} must be a string, but got {describe(text)}.", field=text_field)
+    attachments = body.get("attachments") or []
+    if not isinstance(attachments, list):
+        raise ProtocolError(
+            f"attachments must be an array (for example []), but got {describe(attachments)}.",
+            field="attachments",
+        )
+    return SendMessage(
+        channel_id=channel_id,
+        server_id=_server_id(body),
+        sender_id=sender_id,
+        sender_name=_optional_str(body, "senderName") or "User",
+        text=text,
+        text_field=text_field,
+        client_message_id=_client_message_id(body),
+        source=_optional_str(body, "source") or "socketio",
+        attachments=attachments,
+        metadata=_metadata(body),
+        target_user_id=_optional_uuid(body, "targetUserId", "Use the id of the user or agent addressed."),
+        in_reply_to=_optional_uuid(body, "inReplyTo", "Use the id of the message being answered."),
+    )
+
+
+def parse_typing(payload: object, *, socket_entity_id: str | None) -> Typing:
+    body = _require_object(payload, "typing")
+    found = first_present(body, CHANNEL_ID_FIELDS)
+    if found is None:
+        raise ProtocolError("typing needs roomId (or channelId): the room you are typing in.", field="roomId")
+    name, value = found
+    channel_id = uuid_field(value, name, "Use the id of the room you joined.")
+    raw_user = body.get("userId") or body.get("entityId") or socket_entity_id
+    if raw_user is None:
+        raise ProtocolError("typing needs userId: the id of the user who is typing.", field="userId")
+    user_id = uuid_field(raw_user, "userId", "Use the same id you send as senderId.")
+    return Typing(channel_id=channel_id, user_id=user_id, is_typing=bool(body.get("isTyping", True)))
