@@ -194,7 +194,7 @@ class ChannelAdmin:
         self._service.channels.forget(channel_id)
         self._service.channels.remember(stored)
         await self._service.fanout.emit(
-            Event.CHANNEL_UPDATED, payloads.channel_updated(channel_id, views.rest_channel(stored)), room=channel_id
+            Event.CHANNEL_UPDATED, payloads.channel_updated(channel_id, views.channel_payload(stored)), room=channel_id
         )
         return stored
 

@@ -21,7 +21,7 @@ from ..protocol.parse import is_uuid
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel, ChatSession, Message
 from ..types import JsonObject
-from .clock import new_id, now_ms
+from .clock import iso, new_id, now_ms
 from .errors import (
     MessagingError,
     SessionAgentNotFound,
@@ -32,7 +32,6 @@ from .errors import (
 )
 from .replies import ReplyEvent
 from .reply_wait import send_watched
-from .rest_views import iso
 from .service import MessagingService, SendResult
 from .validation import check_json, check_text, display_name
 

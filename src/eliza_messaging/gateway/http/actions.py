@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from ...messaging import views
 from ...messaging.agent_posts import ActionChanges, AgentPost, AgentPosts
 from ...messaging.service import MessagingService
-from . import schemas
+from . import schemas, views
 from .deps import MessageIdPath, messaging, require_uuid
 from .docs import responses
 from .messages import rest_send_command

@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from ...messaging import views
 from ...messaging.admin import ChannelAdmin, ChannelChanges, ChannelSpec
 from ...protocol.types import DEFAULT_SERVER_ID
-from . import schemas
+from . import schemas, views
 from .deps import AgentIdPath, ChannelIdPath, admin, require_uuid
 from .docs import responses
 from .models import AgentRef, CreateChannelBody, UpdateChannelBody

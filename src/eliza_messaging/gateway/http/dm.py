@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ...messaging import views
 from ...messaging.admin import ChannelAdmin
 from ...protocol.types import DEFAULT_SERVER_ID
-from . import schemas
+from . import schemas, views
 from .deps import admin, require_uuid
 from .docs import responses
 from .responses import JsonResponse, ok

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from ...messaging import rest_views, validation, views
+from ...messaging import validation
 from ...messaging.admin import ChannelAdmin
 from ...messaging.errors import MessagingError
 from ...messaging.reply_wait import send_watched
@@ -20,7 +20,7 @@ from ...messaging.service import MessagingService, SendResult
 from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
 from ...types import JsonObject
-from . import schemas
+from . import schemas, views
 from .deps import (
     ChannelIdPath,
     MessageIdPath,
@@ -94,7 +94,7 @@ def rest_send_command(
 
 
 def posted(result: SendResult, **extra: Any) -> JsonResponse:
-    message = rest_views.bus_message(result.message, result.channel.message_server_id)
+    message = views.bus_message(result.message, result.channel.message_server_id)
     body = {"success": True, "data": message, "userMessage": message, "duplicate": result.duplicate, **extra}
     return JsonResponse(body, status_code=201)
 
@@ -151,7 +151,7 @@ async def post_channel_message(
     except BaseException:
         await stack.aclose()
         raise
-    user_message = rest_views.bus_message(result.message, result.channel.message_server_id)
+    user_message = views.bus_message(result.message, result.channel.message_server_id)
     waiting_for = [] if result.duplicate else agents
     events = reply_events(user_message, queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
     return EventStream(events, stack)

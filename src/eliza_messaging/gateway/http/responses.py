@@ -15,9 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from ...messaging.clock import now_ms
+from ...messaging.clock import iso, now_ms
 from ...messaging.errors import MessagingError
-from ...messaging.rest_views import iso
 
 SESSIONS_PREFIX = "/api/messaging/sessions"
 

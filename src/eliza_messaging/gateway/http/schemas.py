@@ -1,4 +1,4 @@
-"""Response bodies, for the OpenAPI document only: routes build their JSON from the messaging views.
+"""Response bodies, for the OpenAPI document only: routes build their JSON from gateway/http/views.py.
 
 Each model mirrors one view function; the schemathesis test checks every response against
 these, so a view and its model cannot drift apart unnoticed.

@@ -10,11 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from ...messaging import views
 from ...messaging.admin import ChannelAdmin
 from ...messaging.service import MessagingService
 from ...protocol.types import DEFAULT_SERVER_ID
-from . import schemas
+from . import schemas, views
 from .deps import AgentIdPath, ServerIdPath, admin, messaging, require_uuid
 from .docs import responses
 from .models import AgentRef, CreateServerBody

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
-from ...messaging import rest_views
+from ...messaging.clock import iso
 from ...messaging.sessions import DEFAULT_PAGE, Sessions, SessionSend, near_expiration, parse_transport
-from . import schemas
+from . import schemas, views
 from .deps import MAX_TIMESTAMP_MS, reply_timeout, sessions
 from .docs import Responses, event_stream, responses
 from .models import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
@@ -43,7 +43,7 @@ async def health(service: Service) -> JsonResponse:
             "status": "healthy",
             "activeSessions": active,
             "expiringSoon": expiring,
-            "timestamp": rest_views.iso(service.now()),
+            "timestamp": iso(service.now()),
             "uptime": round(time.monotonic() - STARTED, 3),
         }
     )
@@ -60,7 +60,7 @@ async def create_session(body: CreateSessionBody, service: Service) -> JsonRespo
     session = await service.create(
         agent_id=body.agentId, user_id=body.userId, metadata=body.metadata, timeout_config=timeout
     )
-    return JsonResponse(rest_views.session_created(session), status_code=201)
+    return JsonResponse(views.session_created(session), status_code=201)
 
 
 @router.get("", summary="Active sessions", responses=_docs(200, schemas.SessionList))
@@ -70,7 +70,7 @@ async def list_sessions(service: Service) -> JsonResponse:
     stored, live, _ = await service.counts()
     return JsonResponse(
         {
-            "sessions": [rest_views.session_info(s, now) for s in active],
+            "sessions": [views.session_info(s, now) for s in active],
             "total": len(active),
             "stats": {"totalSessions": stored, "activeSessions": live, "expiredSessions": stored - live},
         }
@@ -80,7 +80,7 @@ async def list_sessions(service: Service) -> JsonResponse:
 @router.get("/{session_id}", summary="A session and its time left", responses=_docs(200, schemas.SessionInfo, 404, 410))
 async def get_session(session_id: str, service: Service) -> JsonResponse:
     session = await service.get(session_id)
-    return JsonResponse(rest_views.session_info(session, service.now()))
+    return JsonResponse(views.session_info(session, service.now()))
 
 
 @router.post(
@@ -127,7 +127,7 @@ async def send_session_message(
     assert sent.replies is not None
     message = sent.result.message
     events = reply_events(
-        rest_views.bus_message(message, sent.result.channel.message_server_id),
+        views.bus_message(message, sent.result.channel.message_server_id),
         sent.replies,
         agents=[sent.session.agent_id],
         timeout_s=timeout_s,
@@ -138,12 +138,12 @@ async def send_session_message(
 
 def _sent(sent: SessionSend, now: int, **extra: object) -> JsonResponse:
     status = {
-        "expiresAt": rest_views.iso(sent.session.expires_at),
+        "expiresAt": iso(sent.session.expires_at),
         "renewalCount": sent.session.renewal_count,
         "wasRenewed": sent.was_renewed,
         "isNearExpiration": near_expiration(sent.session, now),
     }
-    message = rest_views.bus_message(sent.result.message, sent.result.channel.message_server_id)
+    message = views.bus_message(sent.result.message, sent.result.channel.message_server_id)
     return JsonResponse({"success": True, "userMessage": message, "sessionStatus": status, **extra}, status_code=201)
 
 
@@ -163,7 +163,7 @@ async def session_messages(
     messages = page.messages
     return JsonResponse(
         {
-            "messages": [rest_views.simplified_message(m) for m in messages],
+            "messages": [views.simplified_message(m) for m in messages],
             "hasMore": page.has_more,
             "cursors": {
                 "before": messages[-1].created_at if messages else None,
@@ -180,7 +180,7 @@ async def session_messages(
 )
 async def renew_session(session_id: str, service: Service) -> JsonResponse:
     session = await service.renew(session_id)
-    return JsonResponse(rest_views.session_info(session, service.now()))
+    return JsonResponse(views.session_info(session, service.now()))
 
 
 @router.post(
@@ -190,7 +190,7 @@ async def renew_session(session_id: str, service: Service) -> JsonResponse:
 )
 async def heartbeat(session_id: str, service: Service) -> JsonResponse:
     session = await service.heartbeat(session_id)
-    return JsonResponse(rest_views.session_info(session, service.now()))
+    return JsonResponse(views.session_info(session, service.now()))
 
 
 @router.patch(
@@ -200,7 +200,7 @@ async def heartbeat(session_id: str, service: Service) -> JsonResponse:
 )
 async def update_timeout(session_id: str, service: Service, body: Annotated[TimeoutConfigBody, Body()]) -> JsonResponse:
     session = await service.update_timeout(session_id, body.model_dump(exclude_none=True))
-    return JsonResponse(rest_views.session_info(session, service.now()))
+    return JsonResponse(views.session_info(session, service.now()))
 
 
 @router.delete("/{session_id}", summary="End a session", responses=_docs(200, schemas.SessionDeleted, 404))

@@ -16,11 +16,11 @@ import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ...messaging import rest_views
 from ...messaging.errors import MessagingError
 from ...messaging.replies import ReplyEvent
 from ...messaging.reply_wait import agent_steps, await_reply
 from ...types import JsonObject
+from . import views
 
 
 def sse_event(name: str, data: Any) -> bytes:
@@ -48,7 +48,7 @@ async def agent_response(
 ) -> JsonObject | None:
     """The reply as ElizaOS's response content, or None when every agent chose silence."""
     outcome = await await_reply(queue, agents=agents, timeout_s=timeout_s, message_id=message_id)
-    return rest_views.agent_response(outcome.reply) if outcome.reply else None
+    return views.agent_response(outcome.reply) if outcome.reply else None
 
 
 async def reply_events(
@@ -68,7 +68,7 @@ async def reply_events(
                     {"messageId": step.reply_id, "chunk": step.text, "index": step.index, "agentId": step.agent_id},
                 )
             elif step.kind == "reply" and step.message is not None:
-                yield sse_event("done", rest_views.agent_response(step.message))
+                yield sse_event("done", views.agent_response(step.message))
                 return
             elif step.kind == "error":
                 yield sse_event(

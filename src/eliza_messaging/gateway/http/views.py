@@ -1,23 +1,17 @@
-"""REST shapes beyond the central message: ElizaOS's bus message, agent responses, and sessions.
+"""The REST shapes of stored records: ElizaOS's central message, bus message, agent responses, sessions.
 
-Pure functions of stored records, like :mod:`views`, so what REST returns is what the store holds.
+Pure functions of stored records, like the socket payloads of ``messaging/views.py``, so what
+REST returns is what the store holds and history read back matches what was broadcast.
 ElizaOS sends its internal bus shape (snake_case) back from message posts; its api-client reads
 camelCase: both spellings are given.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from ..records import ChatSession, Message
-from ..types import JsonObject
-from .views import history_metadata
-
-
-def iso(ms: int) -> str:
-    """Epoch milliseconds as the ISO 8601 text a JavaScript ``Date`` serialises to."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+from ...messaging.clock import iso
+from ...messaging.views import channel_payload
+from ...records import Channel, ChatSession, Message, MessageServer
+from ...types import JsonObject
 
 
 def bus_message(message: Message, server_id: str) -> JsonObject:
@@ -117,3 +111,56 @@ def simplified_message(message: Message) -> JsonObject:
 def _number(value: float) -> int | float:
     """Minutes as given: whole numbers stay integers on the wire."""
     return int(value) if float(value).is_integer() else value
+
+
+def rest_message(message: Message, server_id: str) -> JsonObject:
+    """ElizaOS's central-message shape, with the broadcast's names alongside for easy clients."""
+    return {
+        "id": message.id,
+        "channelId": message.channel_id,
+        "roomId": message.channel_id,
+        "serverId": server_id,
+        "messageServerId": server_id,
+        "authorId": message.author_id,
+        "senderId": message.author_id,
+        "senderName": message.author_name,
+        "authorDisplayName": message.author_name,
+        "content": message.content,
+        "text": message.content,
+        "rawMessage": message.raw_message,
+        "inReplyToRootMessageId": message.in_reply_to_root_message_id,
+        "sourceType": message.source_type,
+        "sourceId": message.source_id,
+        "metadata": history_metadata(message),
+        "attachments": list(message.raw_message.get("attachments") or []),
+        "clientMessageId": message.client_message_id,
+        "createdAt": message.created_at,
+        "updatedAt": message.updated_at,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+    }
+
+
+def history_metadata(message: Message) -> JsonObject:
+    """ElizaOS's history puts ``thought``, ``actions`` and ``attachments`` in ``metadata``, where its web
+    client reads them back; the stored metadata wins where it has them already."""
+    extra: JsonObject = {k: message.raw_message[k] for k in ("thought", "actions") if k in message.raw_message}
+    if message.raw_message.get("attachments"):
+        extra["attachments"] = message.raw_message["attachments"]
+    return {**extra, **message.metadata}
+
+
+def rest_server(server: MessageServer) -> JsonObject:
+    return {
+        "id": server.id,
+        "name": server.name,
+        "sourceType": server.source_type,
+        "sourceId": server.source_id,
+        "metadata": server.metadata,
+        "createdAt": server.created_at,
+        "updatedAt": server.updated_at,
+    }
+
+
+def rest_channel(channel: Channel) -> JsonObject:
+    return channel_payload(channel)
