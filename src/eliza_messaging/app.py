@@ -33,10 +33,9 @@ from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
 from .gateway.legacy import LegacyCompatibleAsyncServer
+from .gateway.logstream import LogStream
 from .gateway.socketio import SocketGateway
-from .messaging.admin import ChannelAdmin
 from .messaging.agent_posts import AgentPosts
-from .messaging.logstream import LogStream
 from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
@@ -172,7 +171,6 @@ def create_app(settings: Settings | None = None) -> Any:
     install_error_handlers(api)
     api.include_router(health.router)
     api.include_router(agents.router)
-    api.state.admin = ChannelAdmin(parts.messaging)
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eliza_messaging.messaging import channels as channels_module
-from eliza_messaging.messaging.channels import Channels
+from eliza_messaging.messaging import channel_cache as channels_module
+from eliza_messaging.messaging.channel_cache import ChannelCache
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from eliza_messaging.records import MessageServer
 from eliza_messaging.store.sqlite import SQLiteStore
@@ -36,7 +36,7 @@ async def test_members_are_written_once_and_evicted_with_their_channel(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(channels_module, "CACHE_SIZE", 3)
-    cache = Channels(store)
+    cache = ChannelCache(store)
     first, user = new_id(), new_id()
     await cache.ensure(first, server_id=DEFAULT_SERVER_ID, metadata={}, participant=user)
     writes = store.writes

@@ -16,11 +16,11 @@ import socketio
 
 from ..messaging import validation
 from ..messaging.errors import InvalidPayload, MessagingError, RateLimited
-from ..messaging.logstream import LogStream
 from ..messaging.service import MessagingService
 from ..protocol import parse, payloads
 from ..protocol.types import Event, SocketMessageType
 from ..types import JsonObject
+from .logstream import LogStream
 
 log = logging.getLogger("eliza_messaging.events")
 

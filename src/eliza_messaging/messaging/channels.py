@@ -1,23 +1,28 @@
-"""Finding a channel, or creating it on first use, with a small cache in front of the store.
+"""Channels: the rules that read a channel's kind and audience from metadata, and managing channels.
 
-ElizaOS creates a channel the first time a message or join names it; whether it is a DM comes
-from the event's metadata. A channel that was created without any hint and later receives
-an explicit DM hint becomes a DM (the reference fixes the type on the first event instead).
+Creating, reading, changing and deleting a channel over REST. Every change a room should see goes
+out through the fanout to that room (``channelUpdated``, ``channelDeleted``), and the channel
+cache is kept in step with every change made here.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
+from ..protocol import payloads
+from ..protocol.types import DEFAULT_SERVER_ID, ChannelType, Event
 from ..records import Channel
-from ..store.base import Store
-from .clock import now_ms
-from .errors import InvalidPayload
+from ..types import JsonObject
+from . import views
+from .clock import new_id, now_ms
+from .errors import Conflict, InvalidPayload, NotFound
+from .servers import MessageServers
+from .validation import check_json
 
-CACHE_SIZE = 10_000
+if TYPE_CHECKING:
+    from .service import MessagingService
 
 # Metadata keys that name the user or agent a message or DM is meant for (ElizaOS clients use all four).
 TARGET_KEYS = ("targetUserId", "recipientId", "forAgent", "agentId")
@@ -40,104 +45,111 @@ def requested_type(metadata: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """What a client may set when it creates a channel."""
+
+    name: str
+    server_id: str = DEFAULT_SERVER_ID
+    type: str = ChannelType.GROUP
+    channel_id: str | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    topic: str | None = None
+    metadata: JsonObject | None = None
+    participants: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChanges:
+    """What PATCH may change; ``None`` leaves a field as it is (metadata is replaced whole, as ElizaOS does)."""
+
+    name: str | None = None
+    type: str | None = None
+    topic: str | None = None
+    metadata: JsonObject | None = None
+    participants: Sequence[str] | None = None
+
+
+def channel_type(value: str) -> str:
+    kind = value.upper()
+    if kind not in ChannelType.ALL:
+        raise InvalidPayload(
+            f"type '{value[:40]}' is not a channel type; use one of {', '.join(sorted(ChannelType.ALL))}.",
+            field="type",
+        )
+    return kind
+
+
 class Channels:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._cache: OrderedDict[str, Channel] = OrderedDict()
-        # members known to be stored, for cached channels only: evicted with them, so both stay bounded
-        self._members: dict[str, set[str]] = {}
-        self._servers: set[str] = set()
+    def __init__(self, service: MessagingService) -> None:
+        self._service = service
+        self._store = service.store
 
-    def forget(self, channel_id: str) -> None:
-        self._cache.pop(channel_id, None)
-        self._members.pop(channel_id, None)
-
-    def remember(self, channel: Channel) -> Channel:
-        self._cache[channel.id] = channel
-        self._cache.move_to_end(channel.id)
-        while len(self._cache) > CACHE_SIZE:
-            evicted, _ = self._cache.popitem(last=False)
-            self._members.pop(evicted, None)
-        return channel
-
-    async def _require_server(self, server_id: str) -> None:
-        if server_id in self._servers:
-            return
-        if await self._store.get_message_server(server_id) is None:
-            raise InvalidPayload(
-                f"messageServerId {server_id} is not a message server here. Leave it out to use the"
-                f" default server {DEFAULT_SERVER_ID}, or create the server first.",
-                field="messageServerId",
+    async def create(self, spec: ChannelSpec) -> Channel:
+        await MessageServers(self._service).require(spec.server_id)
+        meta = spec.metadata or {}
+        check_json(meta, "metadata", self._service.limits)
+        channel_id = spec.channel_id or new_id()
+        if spec.channel_id and await self._service.channels.get(channel_id) is not None:
+            raise Conflict(
+                f"Channel {channel_id} already exists. PATCH /channels/{channel_id} changes it,"
+                " or leave out the id to get a new channel.",
+                field="id",
             )
-        self._servers.add(server_id)
+        now = now_ms()
+        channel = await self._store.ensure_channel(
+            Channel(
+                id=channel_id,
+                message_server_id=spec.server_id,
+                name=spec.name,
+                type=channel_type(spec.type),
+                source_type=spec.source_type,
+                source_id=spec.source_id,
+                topic=spec.topic,
+                metadata=meta,
+                created_at=now,
+                updated_at=now,
+            ),
+            participants=list(dict.fromkeys(spec.participants)),
+        )
+        self._service.channels.forget(channel.id)
+        return self._service.channels.remember(channel)
 
-    async def get(self, channel_id: str) -> Channel | None:
-        cached = self._cache.get(channel_id)
-        if cached is not None:
-            return cached
-        channel = await self._store.get_channel(channel_id)
-        return self.remember(channel) if channel else None
-
-    async def ensure(
-        self,
-        channel_id: str,
-        *,
-        server_id: str,
-        metadata: dict[str, Any],
-        participant: str | None,
-        name: str | None = None,
-    ) -> Channel:
-        """The channel, created if needed, with ``participant`` recorded as a member."""
-        wanted = requested_type(metadata)
-        channel = await self.get(channel_id)
+    async def require(self, channel_id: str) -> Channel:
+        channel = await self._service.channels.get(channel_id)
         if channel is None:
-            await self._require_server(server_id)
-            now = now_ms()
-            channel = await self._store.ensure_channel(
-                Channel(
-                    id=channel_id,
-                    message_server_id=server_id,
-                    name=name or metadata.get("channelName") or f"channel-{channel_id[:8]}",
-                    type=wanted or ChannelType.GROUP,
-                    source_type="eliza_messaging",
-                    metadata={**_channel_hints(metadata), "autoCreated": True, "typeExplicit": wanted is not None},
-                    created_at=now,
-                    updated_at=now,
-                ),
-                participants=[participant] if participant else [],
+            raise NotFound(
+                f"Channel {channel_id} does not exist. Create it with POST /api/messaging/channels,"
+                " or by sending a message to it.",
+                field="channelId",
             )
-            self.remember(channel)
-            if participant:
-                self._members[channel_id] = {participant}
-        elif wanted == ChannelType.DM and channel.type != ChannelType.DM and _type_was_guessed(channel):
-            channel = self.remember(
-                await self._store.update_channel(
-                    replace(
-                        channel,
-                        type=ChannelType.DM,
-                        metadata={**channel.metadata, **_channel_hints(metadata), "typeExplicit": True},
-                        updated_at=now_ms(),
-                    )
-                )
-            )
-        if participant:
-            await self.add_member(channel_id, participant)
         return channel
 
-    async def add_member(self, channel_id: str, entity_id: str) -> None:
-        known = self._members.get(channel_id)
-        if known is not None and entity_id in known:
-            return
-        await self._store.add_participants(channel_id, [entity_id])
-        if channel_id in self._cache:
-            self._members.setdefault(channel_id, set()).add(entity_id)
+    async def update(self, channel_id: str, changes: ChannelChanges) -> Channel:
+        channel = await self.require(channel_id)
+        if changes.metadata is not None:
+            check_json(changes.metadata, "metadata", self._service.limits)
+        updated = replace(
+            channel,
+            name=changes.name if changes.name is not None else channel.name,
+            type=channel_type(changes.type) if changes.type is not None else channel.type,
+            topic=changes.topic if changes.topic is not None else channel.topic,
+            metadata=changes.metadata if changes.metadata is not None else channel.metadata,
+            updated_at=max(now_ms(), channel.updated_at + 1),
+        )
+        stored = await self._store.update_channel(updated)
+        if changes.participants is not None:
+            await self._store.set_participants(channel_id, list(dict.fromkeys(changes.participants)))
+        self._service.channels.forget(channel_id)
+        self._service.channels.remember(stored)
+        await self._service.fanout.emit(
+            Event.CHANNEL_UPDATED, payloads.channel_updated(channel_id, views.channel_payload(stored)), room=channel_id
+        )
+        return stored
 
-
-def _type_was_guessed(channel: Channel) -> bool:
-    return bool(channel.metadata.get("autoCreated")) and not channel.metadata.get("typeExplicit")
-
-
-def _channel_hints(metadata: dict[str, Any]) -> dict[str, Any]:
-    """The parts of an event's metadata that describe the channel rather than the message."""
-    keys = ("isDm", "channelType", "targetUserId", "recipientId", "forAgent", "agentId", "sessionId")
-    return {k: metadata[k] for k in keys if k in metadata}
+    async def delete(self, channel_id: str) -> None:
+        await self.require(channel_id)
+        await self._store.delete_channel(channel_id)
+        self._service.channels.forget(channel_id)
+        await self._service.fanout.emit(Event.CHANNEL_DELETED, payloads.channel_deleted(channel_id), room=channel_id)

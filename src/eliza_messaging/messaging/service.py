@@ -19,7 +19,7 @@ from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
 from ..types import JsonObject
 from . import views
-from .channels import Channels
+from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .presence import Presence
@@ -54,7 +54,7 @@ class MessagingService:
         self.fanout = fanout
         self.queue = queue
         self.limits = limits or Limits()
-        self.channels = Channels(store)
+        self.channels = ChannelCache(store)
         self.presence = Presence()
         self.replies = ReplyWatchers(relay)
 

@@ -11,16 +11,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from ...messaging.admin import ChannelAdmin, ChannelChanges, ChannelSpec
+from ...messaging.channels import ChannelChanges, Channels, ChannelSpec
+from ...messaging.participants import Participants
+from ...messaging.titles import Titles
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
-from .deps import AgentIdPath, ChannelIdPath, admin, require_uuid
+from .deps import AgentIdPath, ChannelIdPath, channels, participants, require_uuid, titles
 from .docs import responses
 from .models import AgentRef, CreateChannelBody, UpdateChannelBody
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["channels"])
-Admin = Annotated[ChannelAdmin, Depends(admin)]
+ChannelsDep = Annotated[Channels, Depends(channels)]
+ParticipantsDep = Annotated[Participants, Depends(participants)]
+TitlesDep = Annotated[Titles, Depends(titles)]
 
 
 def _spec(body: CreateChannelBody) -> ChannelSpec:
@@ -44,9 +48,9 @@ def _spec(body: CreateChannelBody) -> ChannelSpec:
     summary="Create a channel (optionally with your own id and its participants)",
     responses=responses(201, schemas.Ok[schemas.ChannelView], 404, 409),
 )
-async def create_channel(body: CreateChannelBody, channels: Admin) -> JsonResponse:
+async def create_channel(body: CreateChannelBody, channels: ChannelsDep) -> JsonResponse:
     """``data`` is the channel itself, as ElizaOS answers (its web client opens ``data.id``)."""
-    channel = await channels.create_channel(_spec(body))
+    channel = await channels.create(_spec(body))
     return ok(views.rest_channel(channel), status=201)
 
 
@@ -56,8 +60,8 @@ async def create_channel(body: CreateChannelBody, channels: Admin) -> JsonRespon
     summary="A channel's details",
     responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
 )
-async def channel_details(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
-    channel = await channels.require_channel(require_uuid(channel_id, "channelId"))
+async def channel_details(channel_id: ChannelIdPath, channels: ChannelsDep) -> JsonResponse:
+    channel = await channels.require(require_uuid(channel_id, "channelId"))
     return ok(views.rest_channel(channel))
 
 
@@ -67,7 +71,7 @@ async def channel_details(channel_id: ChannelIdPath, channels: Admin) -> JsonRes
     summary="Change a channel's name, type, topic, metadata or participants (emits channelUpdated)",
     responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
 )
-async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, channels: Admin) -> JsonResponse:
+async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, channels: ChannelsDep) -> JsonResponse:
     changes = ChannelChanges(
         name=body.name,
         type=body.type,
@@ -75,7 +79,7 @@ async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, cha
         metadata=body.metadata,
         participants=body.participantCentralUserIds,
     )
-    channel = await channels.update_channel(require_uuid(channel_id, "channelId"), changes)
+    channel = await channels.update(require_uuid(channel_id, "channelId"), changes)
     return ok(views.rest_channel(channel))
 
 
@@ -86,8 +90,8 @@ async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, cha
     summary="Delete a channel with its messages (emits channelDeleted)",
     responses=responses(204, None, 404, description="Deleted"),
 )
-async def delete_channel(channel_id: ChannelIdPath, channels: Admin) -> Response:
-    await channels.delete_channel(require_uuid(channel_id, "channelId"))
+async def delete_channel(channel_id: ChannelIdPath, channels: ChannelsDep) -> Response:
+    await channels.delete(require_uuid(channel_id, "channelId"))
     return Response(status_code=204)
 
 
@@ -97,9 +101,9 @@ async def delete_channel(channel_id: ChannelIdPath, channels: Admin) -> Response
     summary="The channel's participants (entity ids)",
     responses=responses(200, schemas.Ok[list[str]], 404),
 )
-async def channel_participants(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
+async def channel_participants(channel_id: ChannelIdPath, members: ParticipantsDep) -> JsonResponse:
     """``data`` is the list of ids itself, as ElizaOS answers."""
-    return ok(await channels.participants(require_uuid(channel_id, "channelId")))
+    return ok(await members.of(require_uuid(channel_id, "channelId")))
 
 
 @router.get("/central-channels/{channel_id}/agents", include_in_schema=False)
@@ -108,9 +112,9 @@ async def channel_participants(channel_id: ChannelIdPath, channels: Admin) -> Js
     summary="The channel's participants, and which of them are agents",
     responses=responses(200, schemas.Ok[schemas.ChannelAgents], 404),
 )
-async def channel_agents(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
-    members, agents = await channels.channel_agents(require_uuid(channel_id, "channelId"))
-    return ok({"channelId": channel_id, "participants": members, "agents": agents})
+async def channel_agents(channel_id: ChannelIdPath, members: ParticipantsDep) -> JsonResponse:
+    everyone, agents = await members.agents(require_uuid(channel_id, "channelId"))
+    return ok({"channelId": channel_id, "participants": everyone, "agents": agents})
 
 
 @router.post("/central-channels/{channel_id}/agents", status_code=201, include_in_schema=False)
@@ -120,8 +124,8 @@ async def channel_agents(channel_id: ChannelIdPath, channels: Admin) -> JsonResp
     summary="Add an agent to a channel",
     responses=responses(201, schemas.Ok[schemas.ChannelAgentChange], 404),
 )
-async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, channels: Admin) -> JsonResponse:
-    await channels.add_channel_agent(require_uuid(channel_id, "channelId"), body.agentId)
+async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, members: ParticipantsDep) -> JsonResponse:
+    await members.add_agent(require_uuid(channel_id, "channelId"), body.agentId)
     return ok(
         {"channelId": channel_id, "agentId": body.agentId, "message": "Agent added to channel successfully"},
         status=201,
@@ -134,8 +138,10 @@ async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, channels:
     summary="Remove an agent from a channel",
     responses=responses(200, schemas.Ok[schemas.ChannelAgentChange], 404),
 )
-async def remove_channel_agent(channel_id: ChannelIdPath, agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
-    await channels.remove_channel_agent(require_uuid(channel_id, "channelId"), require_uuid(agent_id, "agentId"))
+async def remove_channel_agent(
+    channel_id: ChannelIdPath, agent_id: AgentIdPath, members: ParticipantsDep
+) -> JsonResponse:
+    await members.remove_agent(require_uuid(channel_id, "channelId"), require_uuid(agent_id, "agentId"))
     return ok({"channelId": channel_id, "agentId": agent_id, "message": "Agent removed from channel successfully"})
 
 
@@ -145,8 +151,8 @@ async def remove_channel_agent(channel_id: ChannelIdPath, agent_id: AgentIdPath,
     summary="Name the channel after how its conversation began (renames it; emits channelUpdated)",
     responses=responses(200, schemas.Ok[schemas.GeneratedTitle], 404),
 )
-async def generate_title(channel_id: ChannelIdPath, channels: Admin) -> JsonResponse:
-    title = await channels.generate_title(require_uuid(channel_id, "channelId"))
+async def generate_title(channel_id: ChannelIdPath, titles: TitlesDep) -> JsonResponse:
+    title = await titles.generate(require_uuid(channel_id, "channelId"))
     if title is None:
         return ok({"channelId": channel_id, "title": None, "reason": "Not enough messages to name it yet."})
     return ok({"channelId": channel_id, "title": title})

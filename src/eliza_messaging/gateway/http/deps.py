@@ -7,10 +7,15 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request
 
-from ...messaging.admin import ChannelAdmin
+from ...messaging.channels import Channels
+from ...messaging.dms import DirectMessages
 from ...messaging.errors import InvalidPayload
+from ...messaging.history import History
+from ...messaging.participants import Participants
+from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
 from ...messaging.sessions import Sessions
+from ...messaging.titles import Titles
 from ...protocol.parse import is_uuid
 
 # Largest epoch-millisecond value accepted in before/after (JavaScript's largest safe integer).
@@ -27,9 +32,28 @@ def messaging(request: Request) -> MessagingService:
     return service
 
 
-def admin(request: Request) -> ChannelAdmin:
-    channel_admin: ChannelAdmin = request.app.state.admin
-    return channel_admin
+def message_servers(request: Request) -> MessageServers:
+    return MessageServers(messaging(request))
+
+
+def channels(request: Request) -> Channels:
+    return Channels(messaging(request))
+
+
+def participants(request: Request) -> Participants:
+    return Participants(messaging(request))
+
+
+def direct_messages(request: Request) -> DirectMessages:
+    return DirectMessages(messaging(request))
+
+
+def titles(request: Request) -> Titles:
+    return Titles(messaging(request))
+
+
+def history(request: Request) -> History:
+    return History(messaging(request))
 
 
 def sessions(request: Request) -> Sessions:

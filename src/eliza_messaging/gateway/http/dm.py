@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ...messaging.admin import ChannelAdmin
+from ...messaging.dms import DirectMessages
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
-from .deps import admin, require_uuid
+from .deps import direct_messages, require_uuid
 from .docs import responses
 from .responses import JsonResponse, ok
 
@@ -23,7 +23,7 @@ UuidQuery = {"format": "uuid"}
     responses=responses(200, schemas.Ok[schemas.ChannelView]),
 )
 async def dm_channel(
-    channels: Annotated[ChannelAdmin, Depends(admin)],
+    dms: Annotated[DirectMessages, Depends(direct_messages)],
     current_user_id: Annotated[str, Query(alias="currentUserId", json_schema_extra=UuidQuery)],
     target_user_id: Annotated[str, Query(alias="targetUserId", json_schema_extra=UuidQuery)],
     dm_server_id: Annotated[
@@ -34,5 +34,5 @@ async def dm_channel(
     require_uuid(current_user_id, "currentUserId")
     require_uuid(target_user_id, "targetUserId")
     server_id = require_uuid(dm_server_id, "dmServerId") if dm_server_id else DEFAULT_SERVER_ID
-    channel = await channels.dm_channel(current_user_id, target_user_id, server_id)
+    channel = await dms.channel(current_user_id, target_user_id, server_id)
     return ok(views.rest_channel(channel))

@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from ...messaging import validation
-from ...messaging.admin import ChannelAdmin
 from ...messaging.errors import MessagingError
+from ...messaging.history import History
+from ...messaging.participants import Participants
 from ...messaging.reply_wait import send_watched
 from ...messaging.service import MessagingService, SendResult
 from ...protocol.commands import SendMessage
@@ -25,8 +26,9 @@ from .deps import (
     ChannelIdPath,
     MessageIdPath,
     TimestampQuery,
-    admin,
+    history,
     messaging,
+    participants,
     reply_timeout,
     require_uuid,
     timestamp_ms,
@@ -38,7 +40,8 @@ from .transport import EventStream, agent_response, reply_events
 
 router = APIRouter(tags=["messages"])
 Service = Annotated[MessagingService, Depends(messaging)]
-Admin = Annotated[ChannelAdmin, Depends(admin)]
+HistoryDep = Annotated[History, Depends(history)]
+ParticipantsDep = Annotated[Participants, Depends(participants)]
 
 MAX_PAGE = 1000
 # Socket.IO payload names -> the REST names clients sent, for error messages.
@@ -118,7 +121,7 @@ async def post_channel_message(
     channel_id: ChannelIdPath,
     body: PostMessageBody,
     service: Service,
-    channels: Admin,
+    members: ParticipantsDep,
     timeout_s: Annotated[float, Depends(reply_timeout)],
 ) -> Response:
     require_uuid(channel_id, "channelId")
@@ -138,7 +141,7 @@ async def post_channel_message(
     transport = body.transport or _MODES.get(body.mode or "", "websocket")
     if transport == "websocket":
         return posted(await service.send(command))
-    agents = await channels.answering_agents(channel_id, command.sender_id, command.metadata)
+    agents = await members.answering_agents(channel_id, command.sender_id, command.metadata)
     if transport == "http":
         async with AsyncExitStack() as stack:
             result, queue = await send_watched(service, command, stack)
@@ -186,8 +189,8 @@ async def list_channel_messages(
     summary="Delete one message (emits messageDeleted to the room)",
     responses=responses(204, None, 404, description="Deleted"),
 )
-async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageIdPath, channels: Admin) -> Response:
-    await channels.delete_message(require_uuid(channel_id, "channelId"), require_uuid(message_id, "messageId"))
+async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageIdPath, stored: HistoryDep) -> Response:
+    await stored.delete(require_uuid(channel_id, "channelId"), require_uuid(message_id, "messageId"))
     return Response(status_code=204)
 
 
@@ -198,6 +201,6 @@ async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageI
     summary="Delete every message of a channel (emits channelCleared to the room)",
     responses=responses(204, None, 404, description="Cleared"),
 )
-async def clear_channel_messages(channel_id: ChannelIdPath, channels: Admin) -> Response:
-    await channels.clear_messages(require_uuid(channel_id, "channelId"))
+async def clear_channel_messages(channel_id: ChannelIdPath, stored: HistoryDep) -> Response:
+    await stored.clear(require_uuid(channel_id, "channelId"))
     return Response(status_code=204)

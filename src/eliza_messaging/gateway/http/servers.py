@@ -10,17 +10,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from ...messaging.admin import ChannelAdmin
+from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
-from .deps import AgentIdPath, ServerIdPath, admin, messaging, require_uuid
+from .deps import AgentIdPath, ServerIdPath, message_servers, messaging, require_uuid
 from .docs import responses
 from .models import AgentRef, CreateServerBody
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["message servers"])
-Admin = Annotated[ChannelAdmin, Depends(admin)]
+Servers = Annotated[MessageServers, Depends(message_servers)]
 
 
 @router.get(
@@ -46,8 +46,8 @@ async def list_message_servers(service: Annotated[MessagingService, Depends(mess
     summary="Create a message server",
     responses=responses(201, schemas.Ok[schemas.ServerCreated], 409),
 )
-async def create_message_server(body: CreateServerBody, channels: Admin) -> JsonResponse:
-    server = await channels.create_server(
+async def create_message_server(body: CreateServerBody, servers: Servers) -> JsonResponse:
+    server = await servers.create(
         name=body.name, source_type=body.sourceType, source_id=body.sourceId, metadata=body.metadata, server_id=body.id
     )
     view = views.rest_server(server)
@@ -60,9 +60,9 @@ async def create_message_server(body: CreateServerBody, channels: Admin) -> Json
     summary="The agents on a message server",
     responses=responses(200, schemas.Ok[schemas.ServerAgents], 404),
 )
-async def list_server_agents(server_id: ServerIdPath, channels: Admin) -> JsonResponse:
+async def list_server_agents(server_id: ServerIdPath, servers: Servers) -> JsonResponse:
     require_uuid(server_id, "serverId")
-    agents = await channels.server_agents(server_id)
+    agents = await servers.agents(server_id)
     return ok({"serverId": server_id, "messageServerId": server_id, "agents": agents})
 
 
@@ -73,9 +73,9 @@ async def list_server_agents(server_id: ServerIdPath, channels: Admin) -> JsonRe
     summary="Add an agent to a message server (registers it as an agent there)",
     responses=responses(201, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def add_server_agent(server_id: ServerIdPath, body: AgentRef, channels: Admin) -> JsonResponse:
+async def add_server_agent(server_id: ServerIdPath, body: AgentRef, servers: Servers) -> JsonResponse:
     require_uuid(server_id, "serverId")
-    await channels.add_server_agent(server_id, body.agentId)
+    await servers.add_agent(server_id, body.agentId)
     return ok(_agent_change(server_id, body.agentId, "Agent added to server successfully"), status=201)
 
 
@@ -85,10 +85,10 @@ async def add_server_agent(server_id: ServerIdPath, body: AgentRef, channels: Ad
     summary="Remove an agent from a message server",
     responses=responses(200, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
+async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, servers: Servers) -> JsonResponse:
     require_uuid(server_id, "serverId")
     require_uuid(agent_id, "agentId")
-    await channels.remove_server_agent(server_id, agent_id)
+    await servers.remove_agent(server_id, agent_id)
     return ok(_agent_change(server_id, agent_id, "Agent removed from server successfully"))
 
 
@@ -98,9 +98,9 @@ async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, ch
     summary="The channels of a message server",
     responses=responses(200, schemas.Ok[schemas.ChannelList], 404),
 )
-async def list_server_channels(server_id: ServerIdPath, channels: Admin) -> JsonResponse:
+async def list_server_channels(server_id: ServerIdPath, servers: Servers) -> JsonResponse:
     require_uuid(server_id, "serverId")
-    found = await channels.server_channels(server_id)
+    found = await servers.channels(server_id)
     return ok({"channels": [views.rest_channel(c) for c in found]})
 
 
@@ -113,6 +113,6 @@ def _agent_change(server_id: str, agent_id: str, message: str) -> dict[str, str]
     summary="The message servers an agent is registered on",
     responses=responses(200, schemas.Ok[schemas.AgentServers], 400),
 )
-async def agent_message_servers(agent_id: AgentIdPath, channels: Admin) -> JsonResponse:
-    servers = await channels.agent_servers(require_uuid(agent_id, "agentId"))
-    return ok({"agentId": agent_id, "messageServers": servers})
+async def agent_message_servers(agent_id: AgentIdPath, servers: Servers) -> JsonResponse:
+    found = await servers.of_agent(require_uuid(agent_id, "agentId"))
+    return ok({"agentId": agent_id, "messageServers": found})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..fanout.base import Fanout
-from .errors import InvalidPayload
+from ..messaging.errors import InvalidPayload
 
 # pino's numbers, which ElizaOS log entries use
 LEVELS = {"trace": 10, "debug": 20, "info": 30, "warn": 40, "warning": 40, "error": 50, "fatal": 60}

@@ -1,0 +1,80 @@
+"""Message servers: creating them, and which agents are registered on which."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..protocol.types import DEFAULT_SERVER_ID
+from ..records import Channel, MessageServer
+from ..types import JsonObject
+from .clock import new_id, now_ms
+from .errors import Conflict, NotFound
+from .validation import check_json
+
+if TYPE_CHECKING:
+    from .service import MessagingService
+
+
+class MessageServers:
+    def __init__(self, service: MessagingService) -> None:
+        self._service = service
+        self._store = service.store
+
+    async def create(
+        self,
+        *,
+        name: str,
+        source_type: str,
+        source_id: str | None = None,
+        metadata: JsonObject | None = None,
+        server_id: str | None = None,
+    ) -> MessageServer:
+        meta = metadata or {}
+        check_json(meta, "metadata", self._service.limits)
+        wanted = server_id or new_id()
+        if server_id and await self._store.get_message_server(server_id) is not None:
+            raise Conflict(f"A message server with id {server_id} already exists; choose another id.", field="id")
+        now = now_ms()
+        return await self._store.ensure_message_server(
+            MessageServer(
+                id=wanted,
+                name=name,
+                source_type=source_type,
+                source_id=source_id,
+                metadata=meta,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def require(self, server_id: str) -> MessageServer:
+        server = await self._store.get_message_server(server_id)
+        if server is None:
+            raise NotFound(
+                f"Message server {server_id} does not exist. GET /api/messaging/message-servers lists them;"
+                f" the default one is {DEFAULT_SERVER_ID}.",
+                field="serverId",
+            )
+        return server
+
+    async def agents(self, server_id: str) -> list[str]:
+        await self.require(server_id)
+        return await self._store.list_server_agents(server_id)
+
+    async def add_agent(self, server_id: str, agent_id: str) -> None:
+        await self.require(server_id)
+        await self._store.add_server_agent(server_id, agent_id)
+
+    async def remove_agent(self, server_id: str, agent_id: str) -> None:
+        await self.require(server_id)
+        if not await self._store.remove_server_agent(server_id, agent_id):
+            raise NotFound(f"Agent {agent_id} is not on message server {server_id}.", field="agentId")
+
+    async def channels(self, server_id: str) -> list[Channel]:
+        await self.require(server_id)
+        return await self._store.list_channels(server_id)
+
+    async def of_agent(self, agent_id: str) -> list[str]:
+        """The message servers an agent is registered on."""
+        servers = await self._store.list_message_servers()
+        return [s.id for s in servers if agent_id in await self._store.list_server_agents(s.id)]
