@@ -26,13 +26,13 @@ from .config import Settings
 from .fanout.base import NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
+from .gateway.eio3 import LegacyCompatibleAsyncServer
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
 from .gateway.http.auth import ApiKeyMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
-from .gateway.legacy import LegacyCompatibleAsyncServer
 from .gateway.logstream import LogStream
 from .gateway.socketio import SocketGateway
 from .messaging.agent_posts import AgentPosts

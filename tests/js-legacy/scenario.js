@@ -1,5 +1,5 @@
 'use strict';
-// One end-to-end scenario against the test server of tests/gateway/legacy/conftest.py.
+// One end-to-end scenario against the test server of tests/gateway/eio3/conftest.py.
 //
 //   node scenario.js '<json options>'
 //

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from ...messaging.agent_posts import ActionChanges, AgentPost, AgentPosts
 from ...messaging.service import MessagingService
 from . import schemas, views
+from .bodies import AgentMessageBody, IngestBody, UpdateActionBody
 from .deps import MessageIdPath, messaging, require_uuid
 from .docs import responses
 from .messages import rest_send_command
-from .models import AgentMessageBody, IngestBody, UpdateActionBody
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["agent runtimes"])

@@ -16,9 +16,9 @@ from ...messaging.participants import Participants
 from ...messaging.titles import Titles
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
+from .bodies import AgentRef, CreateChannelBody, UpdateChannelBody
 from .deps import AgentIdPath, ChannelIdPath, channels, participants, require_uuid, titles
 from .docs import responses
-from .models import AgentRef, CreateChannelBody, UpdateChannelBody
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["channels"])

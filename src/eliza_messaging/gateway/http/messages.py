@@ -22,6 +22,7 @@ from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
 from ...types import JsonObject
 from . import schemas, views
+from .bodies import PostMessageBody
 from .deps import (
     ChannelIdPath,
     MessageIdPath,
@@ -34,7 +35,6 @@ from .deps import (
     timestamp_ms,
 )
 from .docs import event_stream, responses
-from .models import PostMessageBody
 from .responses import JsonResponse, ok
 from .transport import EventStream, agent_response, reply_events
 

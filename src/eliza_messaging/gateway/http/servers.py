@@ -14,9 +14,9 @@ from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
+from .bodies import AgentRef, CreateServerBody
 from .deps import AgentIdPath, ServerIdPath, message_servers, messaging, require_uuid
 from .docs import responses
-from .models import AgentRef, CreateServerBody
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["message servers"])

@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from ...messaging.clock import iso
 from ...messaging.sessions import DEFAULT_PAGE, Sessions, SessionSend, near_expiration, parse_transport
 from . import schemas, views
+from .bodies import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
 from .deps import MAX_TIMESTAMP_MS, reply_timeout, sessions
 from .docs import Responses, event_stream, responses
-from .models import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
 from .responses import JsonResponse
 from .transport import EventStream, agent_response, reply_events
 

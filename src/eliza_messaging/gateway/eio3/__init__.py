@@ -2,19 +2,19 @@
 
 Old clients (e.g. browser extensions built on socket.io-client 1.3.0) speak Engine.IO 3 and
 Socket.IO protocol 3/4, which python-engineio refuses. ``LegacyCompatibleAsyncServer`` is a
-drop-in ``socketio.AsyncServer`` that serves them too; see ``server`` for how it hooks in and
-``eio3`` for the wire format.
+drop-in ``socketio.AsyncServer`` that serves them too; see ``server`` for how it hooks in, ``session`` for one
+protocol 3 session and ``codec`` for the wire format.
 """
 
 from __future__ import annotations
 
-from .eio3_socket import EIO3Socket
 from .server import (
     EIO3_DISABLED_MESSAGE,
     LegacyCompatibleAsyncServer,
     LegacyEngineIOServer,
     is_legacy,
 )
+from .session import EIO3Socket
 
 __all__ = [
     "EIO3_DISABLED_MESSAGE",

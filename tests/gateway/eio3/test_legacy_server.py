@@ -19,14 +19,14 @@ import socketio
 from engineio import packet as eio_packet
 from websockets.asyncio.client import connect as ws_connect
 
-from eliza_messaging.gateway.legacy import (
+from eliza_messaging.gateway.eio3 import (
     EIO3_DISABLED_MESSAGE,
     EIO3Socket,
     LegacyCompatibleAsyncServer,
     LegacyEngineIOServer,
-    eio3,
     is_legacy,
 )
+from eliza_messaging.gateway.eio3 import codec as eio3
 
 if TYPE_CHECKING:
     from .conftest import LiveServer, TestApp

@@ -27,7 +27,7 @@ import pytest
 import socketio
 import uvicorn
 
-from eliza_messaging.gateway.legacy import LegacyCompatibleAsyncServer, is_legacy
+from eliza_messaging.gateway.eio3 import LegacyCompatibleAsyncServer, is_legacy
 
 JS_DIR = Path(__file__).resolve().parents[2] / "js-legacy"
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 from engineio import async_socket, exceptions
 from engineio import packet as eio_packet
 
-from . import eio3
+from . import codec as eio3
 
 
 class _EIO3WebSocket:

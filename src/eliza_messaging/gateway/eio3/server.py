@@ -37,9 +37,9 @@ from engineio import exceptions
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .eio3_socket import EIO3Socket
+from .session import EIO3Socket
 
-log = logging.getLogger("eliza_messaging.gateway.legacy")
+log = logging.getLogger("eliza_messaging.gateway.eio3")
 
 #: Body of the HTTP 400 answered to Engine.IO 3 clients when ``allow_eio3`` is off.
 EIO3_DISABLED_MESSAGE = (

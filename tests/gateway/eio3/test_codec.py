@@ -14,8 +14,8 @@ from engineio import packet as eio_packet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eliza_messaging.gateway.legacy import eio3
-from eliza_messaging.gateway.legacy.eio3 import TextFlavor
+from eliza_messaging.gateway.eio3 import codec as eio3
+from eliza_messaging.gateway.eio3.codec import TextFlavor
 
 Packet = eio_packet.Packet
 
