@@ -1,4 +1,4 @@
-"""The ``eliza-messaging`` command: ``serve`` (and later ``chat``, ``doctor``)."""
+"""The ``eliza-messaging`` command: ``serve``, ``chat`` and ``doctor``."""
 
 from __future__ import annotations
 

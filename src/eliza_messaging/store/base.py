@@ -1,4 +1,4 @@
-"""The store interface. Every backend (``sqlite``, later ``postgres``) implements it whole."""
+"""The store interface. Every backend (``sqlite``, ``postgres``) implements it whole."""
 
 from __future__ import annotations
 
