@@ -92,7 +92,7 @@ class RedisRelay:
                 while (await pubsub.get_message(timeout=CONNECT_TIMEOUT_S)) is None:
                     pass
         except BaseException:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            await pubsub.aclose()
             raise
         return pubsub
 
@@ -106,7 +106,7 @@ class RedisRelay:
                         self._deliver(message["data"], receive)
             except (RedisError, OSError) as exc:
                 log.warning("reply relay lost Redis; resubscribing", extra={"error": str(exc), "retry_s": retry_s})
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            await pubsub.aclose()
             while True:
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, RETRY_MAX_S)
