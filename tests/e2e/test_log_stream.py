@@ -41,4 +41,8 @@ async def test_subscribe_filter_and_receive_entries_without_message_text(
     await user.event("messageComplete")
     streamed = json.dumps(watcher.events("log_stream"))
     assert "hunter2" not in streamed and room not in streamed and me not in streamed
-    assert await watcher.call("unsubscribe_logs") == {"subscribed": False, "message": "Unsubscribed from logs."}
+    assert await watcher.call("unsubscribe_logs") == {
+        "success": True,
+        "subscribed": False,
+        "message": "Unsubscribed from logs.",
+    }

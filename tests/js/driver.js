@@ -7,6 +7,23 @@ const readline = require('readline');
 
 let socket = null;
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+// In emitted data, {$binary: '<base64>'} becomes a Buffer (a Socket.IO binary attachment) and
+// {$deep: n} a value nested n levels deep (too deep for the Python side to encode).
+const nested = (levels) => {
+  let value = 1;
+  for (let i = 0; i < levels; i++) value = i % 2 ? [value] : { d: value };
+  return value;
+};
+const revive = (value) => {
+  if (Array.isArray(value)) return value.map(revive);
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && typeof value.$binary === 'string') return Buffer.from(value.$binary, 'base64');
+    if (keys.length === 1 && typeof value.$deep === 'number') return nested(value.$deep);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v)]));
+  }
+  return value;
+};
 
 function connect(url, options) {
   socket = io(url, options || {});
@@ -24,6 +41,7 @@ rl.on('line', (line) => {
   switch (cmd.op) {
     case 'connect': connect(cmd.url, cmd.options); break;
     case 'emit':
+      cmd.data = revive(cmd.data);
       if (cmd.ack) {
         socket.timeout(cmd.timeout || 10000).emit(cmd.event, cmd.data, (err, ...args) => {
           out(err ? { type: 'ack_timeout', id: cmd.id } : { type: 'ack', id: cmd.id, args });

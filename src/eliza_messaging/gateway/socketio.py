@@ -144,7 +144,9 @@ class SocketGateway:
                     "message": "Subscribed to this server's logs (no message text is streamed).",
                 }
             await self._emit("log_subscription_confirmed", body, sid)
-            return body
+            if not body["subscribed"]:
+                return payloads.ack_error({"error": body["message"], "code": "NOT_ENABLED"})
+            return payloads.ack_ok(body)
 
         return await self._answer(sid, run, data)
 
@@ -156,7 +158,7 @@ class SocketGateway:
                 self.logs.unsubscribe(sid)
             body = {"subscribed": False, "message": "Unsubscribed from logs."}
             await self._emit("log_subscription_confirmed", body, sid)
-            return body
+            return payloads.ack_ok(body)
 
         return await self._answer(sid, run, data)
 

@@ -37,6 +37,9 @@ from engineio import exceptions
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from ...protocol import payloads
+from ...protocol.types import Event
+from ..unreadable import unreadable_event
 from .session import EIO3Socket
 
 log = logging.getLogger("eliza_messaging.gateway.eio3")
@@ -255,6 +258,27 @@ class LegacyCompatibleAsyncServer(socketio.AsyncServer):  # type: ignore[misc]
             if eio_sid is not None:
                 return bool(self.eio.is_eio3(eio_sid))
         return bool(self.eio.is_eio3(sid))
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A packet whose JSON cannot be read is answered (ack and messageError), not dropped in silence."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as exc:
+            unreadable = unreadable_event(data, exc)
+            log.debug("unreadable packet", extra={"eio_sid": eio_sid, "error": str(exc)[:200]})
+            if unreadable is None:
+                return
+            namespace, ack_id, body = unreadable
+            if self.manager.sid_from_eio_sid(eio_sid, namespace) is None:
+                return  # not connected to that namespace: nobody to answer
+            await self._send_packet(
+                eio_sid, self.packet_class(sio_packet.EVENT, namespace=namespace, data=[Event.MESSAGE_ERROR, body])
+            )
+            if ack_id is not None:
+                ack = payloads.ack_error(body)
+                await self._send_packet(
+                    eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, data=[ack], id=ack_id)
+                )
 
     # Socket.IO protocol 3/4 differences ------------------------------------------------------
 
