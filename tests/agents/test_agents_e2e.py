@@ -128,13 +128,21 @@ async def test_in_a_group_eliza_answers_only_when_named_or_replied_to(server: Se
     assert again["text"]
 
 
-async def test_a_newer_message_supersedes_a_reply_in_progress(
+async def slowpoke_dm(
     server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
-) -> None:
+) -> tuple[ServerProcess, str, Any, str, str]:
+    """A server with one agent that streams a word every 0.3 s, and a client in a DM with it."""
     slow = {"name": "Slowpoke", "settings": {"word_delay": "0.3"}}
     proc = server_factory({"ELIZA_CHARACTERS": character_files(tmp_path, slow)})
     agent = agents(proc.url)["Slowpoke"]
     client, room, me = await dm(clients, proc.url, agent)
+    return proc, agent, client, room, me
+
+
+async def test_a_newer_message_supersedes_a_reply_in_progress(
+    server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
+) -> None:
+    _, agent, client, room, me = await slowpoke_dm(server_factory, clients, tmp_path)
     await client.call(
         "message", send(room, me, "I feel anxious about tomorrow and everything", metadata={"isDm": True})
     )
@@ -154,10 +162,7 @@ async def test_a_newer_message_supersedes_a_reply_in_progress(
 async def test_messages_superseding_in_a_row_each_get_one_outcome_and_input_ends_enabled(
     server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
 ) -> None:
-    slow = {"name": "Slowpoke", "settings": {"word_delay": "0.3"}}
-    proc = server_factory({"ELIZA_CHARACTERS": character_files(tmp_path, slow)})
-    agent = agents(proc.url)["Slowpoke"]
-    client, room, me = await dm(clients, proc.url, agent)
+    proc, agent, client, room, me = await slowpoke_dm(server_factory, clients, tmp_path)
     texts = ["I feel anxious about tomorrow and everything", "no wait", "actually, never mind"]
     first = await client.call("message", send(room, me, texts[0], metadata={"isDm": True}))
     await client.event("messageStreamChunk")

@@ -169,14 +169,16 @@ async def test_without_a_piece_there_is_nothing_to_withdraw(setup: Setup) -> Non
 async def test_a_second_cancel_while_ending_does_not_cut_the_end_short(setup: Setup) -> None:
     held = setup.fanout.hold(lambda event, data: event == Event.CONTROL_MESSAGE and data["action"] == "enable_input")
 
+    streaming = asyncio.Event()
+
     async def work() -> None:
         async with setup.open() as reply:
             await reply.chunk("Let me")
+            streaming.set()
             await asyncio.Event().wait()
 
     task = asyncio.create_task(work())
-    while not setup.fanout.events(Event.MESSAGE_STREAM_CHUNK):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(streaming.wait(), 5)
     task.cancel()  # the first cancel: the reply ends, and is held while re-enabling input
     await asyncio.wait_for(held.reached.wait(), 5)
     task.cancel()  # a second cancel, in the middle of the end
