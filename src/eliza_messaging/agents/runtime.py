@@ -181,7 +181,7 @@ class Agent:
                 metadata={"actions": ["REPLY"], "replyDepth": reply_depth(trigger) + 1, "model": self.model.name},
             )
         except asyncio.CancelledError:
-            await reply.fail(SUPERSEDED, superseded=True)  # a no-op for a reply already stored
+            await reply.fail(SUPERSEDED, superseded=True)  # a reply already stored just ends, not failed
             raise
         except TimeoutError:
             await reply.fail(f"{self.name} did not finish replying within {self.options.timeout_s:g} s.")
