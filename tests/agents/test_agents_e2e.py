@@ -128,13 +128,21 @@ async def test_in_a_group_eliza_answers_only_when_named_or_replied_to(server: Se
     assert again["text"]
 
 
-async def test_a_newer_message_supersedes_a_reply_in_progress(
+async def slowpoke_dm(
     server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
-) -> None:
+) -> tuple[ServerProcess, str, Any, str, str]:
+    """A server with one agent that streams a word every 0.3 s, and a client in a DM with it."""
     slow = {"name": "Slowpoke", "settings": {"word_delay": "0.3"}}
     proc = server_factory({"ELIZA_CHARACTERS": character_files(tmp_path, slow)})
     agent = agents(proc.url)["Slowpoke"]
     client, room, me = await dm(clients, proc.url, agent)
+    return proc, agent, client, room, me
+
+
+async def test_a_newer_message_supersedes_a_reply_in_progress(
+    server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
+) -> None:
+    _, agent, client, room, me = await slowpoke_dm(server_factory, clients, tmp_path)
     await client.call(
         "message", send(room, me, "I feel anxious about tomorrow and everything", metadata={"isDm": True})
     )
@@ -149,6 +157,32 @@ async def test_a_newer_message_supersedes_a_reply_in_progress(
     await client.event("messageComplete", timeout=20)
     controls = [p["action"] for e, p in timeline(client) if e == "controlMessage"]
     assert controls == ["disable_input", "enable_input", "disable_input", "enable_input"]  # never left disabled
+
+
+async def test_messages_superseding_in_a_row_each_get_one_outcome_and_input_ends_enabled(
+    server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
+) -> None:
+    proc, agent, client, room, me = await slowpoke_dm(server_factory, clients, tmp_path)
+    texts = ["I feel anxious about tomorrow and everything", "no wait", "actually, never mind"]
+    first = await client.call("message", send(room, me, texts[0], metadata={"isDm": True}))
+    await client.event("messageStreamChunk")
+    later = [await client.call("message", send(room, me, t, metadata={"isDm": True})) for t in texts[1:]]
+    sent = [first["messageId"], *(a["messageId"] for a in later)]
+    await client.event(
+        "messageBroadcast", where=lambda m: m["senderId"] == agent and m["inReplyTo"] == sent[2], timeout=30
+    )
+    for message_id in sent:
+        await client.event("messageComplete", where=lambda c, m=message_id: c["inReplyTo"] == m, timeout=10)
+    await client.quiet(0.5)
+    completes = [p["inReplyTo"] for e, p in timeline(client) if e == "messageComplete"]
+    assert sorted(completes) == sorted(sent)  # each message its outcome, once
+    controls = [p["action"] for e, p in timeline(client) if e == "controlMessage"]
+    assert controls == ["disable_input", "enable_input"] * (len(controls) // 2) and controls  # never left disabled
+    errors = client.events("messageStreamError")
+    assert errors and all(e["superseded"] is True for e in errors) and errors[0]["inReplyTo"] == sent[0]
+    stored = httpx.get(f"{proc.url}/api/messaging/channels/{room}/messages").json()["data"]["messages"]
+    replied_to = {m["inReplyToRootMessageId"] for m in stored if m["authorId"] == agent}
+    assert sent[0] not in replied_to and sent[2] in replied_to  # the superseded reply is not in history
 
 
 async def test_two_agents_in_one_channel_stop_answering_each_other(

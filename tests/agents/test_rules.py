@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from eliza_messaging.agents import runtime
 from eliza_messaging.agents.character import CharacterError, character_from_dict, default_character, load_character
 from eliza_messaging.agents.context import build_request
 from eliza_messaging.agents.decision import Verdict, names, takes_part, verdict
@@ -120,81 +117,3 @@ def test_character_files_are_checked_with_clear_errors(tmp_path: Path) -> None:
         character_from_dict({"bio": []})
     with pytest.raises(CharacterError, match="no such character file"):
         load_character(tmp_path / "missing.json")
-
-
-class _Recorder:
-    """Just enough of MessagingService for the runtime's lane logic, recording what the room would see."""
-
-    def __init__(self, store: object) -> None:
-        self.store = store
-        self.events: list[tuple[str, str]] = []
-
-    async def begin_reply(self, agent_id: str, channel: Channel, trigger: Message, reply_id: str) -> None:
-        self.events.append(("begin", trigger.content))
-
-    async def reply_chunk(self, *args: object) -> None:
-        pass
-
-    async def finish_reply(self, *, trigger: Message, **_: object) -> None:
-        self.events.append(("reply", trigger.content))
-
-    async def fail_reply(self, agent_id: str, channel: Channel, trigger: Message, *args: object, **kw: object) -> None:
-        self.events.append(("failed", trigger.content))
-
-    async def end_reply(self, agent_id: str, channel: Channel, trigger: Message, *, took_it: bool) -> None:
-        self.events.append(("end" if took_it else "end-silent", trigger.content))
-
-
-class _SlowDecider:
-    """A model that takes its time deciding (group channel), then answers in one piece."""
-
-    name = "slow"
-
-    async def should_respond(self, request: object) -> bool:
-        await asyncio.sleep(0.2)
-        return True
-
-    async def stream(self, request: object) -> AsyncIterator[str]:
-        yield "ok"
-
-    async def aclose(self) -> None:
-        pass
-
-
-class _Store:
-    async def list_participants(self, channel_id: str) -> list[str]:
-        return [AGENT.id]
-
-    async def list_messages(self, channel_id: str, **_: object) -> list[Message]:
-        return []
-
-    async def get_message(self, message_id: str) -> None:
-        return None
-
-
-async def test_superseded_before_answering_still_completes_and_idle_lanes_retire(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(runtime, "LANE_IDLE_S", 0.3)
-    recorder = _Recorder(_Store())
-    agent = runtime.Agent(AGENT, _SlowDecider(), recorder)  # type: ignore[arg-type]
-    group = channel()
-    first = await agent.on_message(message("hello there", at=1), group)
-    await asyncio.sleep(0.05)  # the first is still deciding
-    second = await agent.on_message(message("Eliza, hello", at=2), group)  # named: supersedes
-    assert first is not None and second is not None
-    await asyncio.wait_for(asyncio.gather(first, second), 5)
-    assert recorder.events == [
-        ("end-silent", "hello there"),
-        ("begin", "Eliza, hello"),
-        ("reply", "Eliza, hello"),
-        ("end", "Eliza, hello"),
-    ]
-    assert agent._lanes
-    await asyncio.sleep(0.5)
-    assert not agent._lanes  # retired after being idle
-    third = await agent.on_message(message("Eliza, again", at=3), group)
-    assert third is not None
-    await asyncio.wait_for(third, 5)
-    assert recorder.events[-1] == ("end", "Eliza, again")
-    await agent.close()

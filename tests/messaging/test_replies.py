@@ -42,12 +42,12 @@ class FakeRelay:
 async def test_without_a_relay_steps_stay_on_the_node() -> None:
     watchers = ReplyWatchers()
     await watchers.start()
-    async with watchers.watch("m1") as queue:
+    with watchers.watch("m1") as queue:
         watchers.notify(ReplyEvent("thinking", "agent", "c1", "m1", "r1"))
         watchers.notify(ReplyEvent("thinking", "agent", "c1", "other", "r2"))
-        assert queue.get_nowait().kind == "thinking" and queue.empty()
-    async with watchers.watch("m1") as late:
-        assert late.empty()  # nothing kept for a late watch: on one node none can be late
+        assert queue.steps.get_nowait().kind == "thinking" and queue.steps.empty()
+    with watchers.watch("m1") as late:
+        assert late.steps.empty()  # nothing kept for a late watch: on one node none can be late
     await watchers.close()
 
 
@@ -56,9 +56,9 @@ async def test_with_a_relay_local_steps_arrive_at_once_and_go_to_the_other_nodes
     watchers = ReplyWatchers(relay)
     await watchers.start()
     event = ReplyEvent("reply", "agent", "c1", "m1", "r1", "Tell me more.", message=REPLY)
-    async with watchers.watch("m1") as queue:
+    with watchers.watch("m1") as queue:
         watchers.notify(event)
-        assert queue.get_nowait() == event
+        assert queue.steps.get_nowait() == event
     assert [ReplyEvent.from_json(d) for d in relay.sent] == [event]  # the record survives the trip whole
     await watchers.close()
     assert relay.closed
@@ -75,13 +75,23 @@ async def test_another_nodes_steps_reach_watchers_and_a_watch_that_opens_late() 
         ReplyEvent("reply", "agent", "c1", "m1", "r1", "Tell me more.", message=REPLY),
         ReplyEvent("done", "agent", "c1", "m1"),
     ]
-    async with watchers.watch("m1") as early:
+    with watchers.watch("m1") as early:
         relay.receive(steps[0].to_json())
         relay.receive({**steps[1].to_json(), "from_a_newer_version": True})
         relay.receive({"kind": "chunk"})  # unreadable: dropped, nothing breaks
-        async with watchers.watch("m1") as late:
+        with watchers.watch("m1") as late:
             for step in steps[2:]:
                 relay.receive(step.to_json())
-            assert [late.get_nowait() for _ in range(4)] == steps
-        assert [early.get_nowait() for _ in range(4)] == steps
+            assert [late.steps.get_nowait() for _ in range(4)] == steps
+        assert [early.steps.get_nowait() for _ in range(4)] == steps
     assert relay.sent == []  # what came from another node is not sent on
+
+
+async def test_a_closed_watch_hears_nothing_more() -> None:
+    watchers = ReplyWatchers()
+    watch = watchers.watch("m1")
+    watchers.notify(ReplyEvent("thinking", "agent", "c1", "m1", "r1"))
+    watch.close()
+    watch.close()  # again: harmless
+    watchers.notify(ReplyEvent("done", "agent", "c1", "m1"))
+    assert watch.steps.qsize() == 1 and not watchers._watchers

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..messaging.directory import AgentProfile
+from ..messaging.servers import MessageServers
 from ..messaging.service import MessagingService
 from ..models.factory import create_model
 from ..protocol.types import DEFAULT_SERVER_ID
@@ -41,8 +42,9 @@ class AgentRegistry:
 
     async def start(self) -> None:
         """Register every agent on the default message server and subscribe it to the queue."""
+        servers = MessageServers(self.messaging)
         for agent in self.agents.values():
-            await self.messaging.store.add_server_agent(DEFAULT_SERVER_ID, agent.id)
+            await servers.add_agent(DEFAULT_SERVER_ID, agent.id)
             self.messaging.queue.subscribe(f"agent:{agent.id}", agent.on_message)
             log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from ..messaging.clock import new_id
+from ..messaging.reply import Reply
 from ..messaging.service import MessagingService
 from ..models.base import GenerationRequest, ModelError, TextModel
 from ..records import Channel, Message
@@ -78,7 +78,7 @@ class Agent:
         superseded), for a queue that only acknowledges finished work (the Redis one)."""
         if message.author_id == self.id:
             return None
-        participants = await self.messaging.store.list_participants(channel.id)
+        participants = await self.messaging.participants(channel.id)
         if not takes_part(self.id, channel, message, participants):
             return None
         quick = await self._verdict(message, channel)
@@ -102,7 +102,7 @@ class Agent:
     async def _verdict(self, message: Message, channel: Channel) -> Verdict:
         replied_to_author = None
         if message.in_reply_to_root_message_id:
-            original = await self.messaging.store.get_message(message.in_reply_to_root_message_id)
+            original = await self.messaging.message(message.in_reply_to_root_message_id)
             replied_to_author = original.author_id if original else None
         return verdict(
             agent_id=self.id,
@@ -140,21 +140,18 @@ class Agent:
     # one message ------------------------------------------------------------------------
 
     async def _handle(self, trigger: Message, channel: Channel) -> None:
-        try:
+        # Leaving the reply always gives the message its outcome (complete; input re-enabled when it
+        # was disabled), even when superseded or failing while deciding, so no client or REST waiter
+        # is left waiting for it.
+        async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
             request, decided = await self._decide(trigger, channel)
-        except asyncio.CancelledError:
-            # Superseded before it began answering: the message still gets its outcome (complete, no
-            # reply), so clients and REST waiters are not left waiting for it.
-            with contextlib.suppress(Exception):
-                await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
-            raise
-        if decided is Verdict.IGNORE:
-            await self.messaging.end_reply(self.id, channel, trigger, took_it=False)
-            return
-        await self._answer(trigger, channel, request)
+            if decided is Verdict.IGNORE:
+                await reply.decline()
+                return
+            await self._answer(reply, trigger, request)
 
     async def _decide(self, trigger: Message, channel: Channel) -> tuple[GenerationRequest, Verdict]:
-        history = await self.messaging.store.list_messages(
+        history = await self.messaging.history(
             channel.id, limit=self.options.history_limit, before=trigger.created_at + 1
         )
         request = build_request(
@@ -169,58 +166,32 @@ class Agent:
                 decided = Verdict.IGNORE
         return request, decided
 
-    async def _answer(self, trigger: Message, channel: Channel, request: GenerationRequest) -> None:
-        reply_id = new_id()
-        pieces: list[str] = []
-        await self.messaging.begin_reply(self.id, channel, trigger, reply_id)
+    async def _answer(self, reply: Reply, trigger: Message, request: GenerationRequest) -> None:
+        await reply.start()
         try:
             async with asyncio.timeout(self.options.timeout_s):
                 async for piece in self.model.stream(request):
-                    if not piece:
-                        continue
-                    pieces.append(piece)
-                    await self.messaging.reply_chunk(self.id, channel, trigger, reply_id, piece, len(pieces) - 1)
-            text = "".join(pieces).strip()
+                    if piece:
+                        await reply.chunk(piece)
+            text = reply.text.strip()
             if not text:
                 raise ModelError(f"{self.name}'s model returned an empty reply.")
-            await self.messaging.finish_reply(
-                agent_id=self.id,
-                agent_name=self.name,
-                channel=channel,
-                trigger=trigger,
-                reply_id=reply_id,
-                text=text,
+            await reply.finish(
+                text,
                 metadata={"actions": ["REPLY"], "replyDepth": reply_depth(trigger) + 1, "model": self.model.name},
             )
         except asyncio.CancelledError:
-            await self._end_with_error(trigger, channel, reply_id, SUPERSEDED, pieces, superseded=True)
+            await reply.fail(SUPERSEDED, superseded=True)  # a reply already stored just ends, not failed
             raise
         except TimeoutError:
-            error = f"{self.name} did not finish replying within {self.options.timeout_s:g} s."
-            await self._end_with_error(trigger, channel, reply_id, error, pieces)
+            await reply.fail(f"{self.name} did not finish replying within {self.options.timeout_s:g} s.")
         except ModelError as exc:
-            await self._end_with_error(trigger, channel, reply_id, str(exc), pieces)
+            await reply.fail(str(exc))
         except Exception as exc:
-            log.exception("agent reply failed", extra={"agent": self.name, "channel": channel.id})
-            await self._end_with_error(trigger, channel, reply_id, f"{self.name} failed to reply: {exc}", pieces)
+            log.exception("agent reply failed", extra={"agent": self.name, "channel": reply.channel.id})
+            await reply.fail(f"{self.name} failed to reply: {exc}")
         else:
-            log.debug("replied", extra={"agent": self.name, "channel": channel.id, "pieces": len(pieces)})
-            await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
-
-    async def _end_with_error(
-        self,
-        trigger: Message,
-        channel: Channel,
-        reply_id: str,
-        error: str,
-        pieces: list[str],
-        *,
-        superseded: bool = False,
-    ) -> None:
-        await self.messaging.fail_reply(
-            self.id, channel, trigger, reply_id, error, "".join(pieces), superseded=superseded
-        )
-        await self.messaging.end_reply(self.id, channel, trigger, took_it=True)
+            log.debug("replied", extra={"agent": self.name, "channel": reply.channel.id, "chars": len(reply.text)})
 
     async def close(self) -> None:
         lanes = list(self._lanes.values())  # a lane may retire itself while we wait below

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..fanout.base import Fanout, NodeRelay
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
-from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
+from ..protocol.types import DEFAULT_SERVER_ID, Event
 from ..queue.base import MessageQueue
 from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
@@ -24,7 +24,8 @@ from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .presence import Presence
 from .ratelimit import RateLimiter
-from .replies import ReplyEvent, ReplyWatchers
+from .replies import ReplyWatchers, Watch
+from .reply import Reply
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -196,119 +197,20 @@ class MessagingService:
             self.presence.join(sid, channel_id, sender_id)
 
     # agent replies ----------------------------------------------------------------------
-    # What the room sees for one message an agent takes, in order: controlMessage disable_input,
-    # THINKING, messageStreamChunk per piece, the stored reply as messageBroadcast (or
-    # messageStreamError), controlMessage enable_input, messageComplete.
 
-    async def begin_reply(self, agent_id: str, channel: Channel, trigger: Message, reply_id: str) -> None:
-        await self.fanout.emit(
-            Event.CONTROL_MESSAGE, payloads.control_message("disable_input", channel.id, agent_id), room=channel.id
-        )
-        await self.fanout.emit(
-            Event.MESSAGE,
-            {
-                "type": SocketMessageType.THINKING,
-                "payload": {
-                    **payloads.thinking(agent_id=agent_id, channel_id=channel.id, message_id=reply_id),
-                    "inReplyTo": trigger.id,
-                },
-            },
-            room=channel.id,
-        )
-        self.replies.notify(ReplyEvent("thinking", agent_id, channel.id, trigger.id, reply_id))
+    def open_reply(self, agent_id: str, agent_name: str, channel: Channel, trigger: Message) -> Reply:
+        """An agent's reply to ``trigger``, to use as ``async with``: see ``reply.Reply`` for what the room sees."""
+        return Reply(self, agent_id, agent_name, channel, trigger)
 
-    async def reply_chunk(
-        self, agent_id: str, channel: Channel, trigger: Message, reply_id: str, chunk: str, index: int
-    ) -> None:
-        await self.fanout.emit(
-            Event.MESSAGE_STREAM_CHUNK,
-            payloads.stream_chunk(
-                message_id=reply_id, chunk=chunk, index=index, agent_id=agent_id, channel_id=channel.id
-            ),
-            room=channel.id,
-        )
-        self.replies.notify(ReplyEvent("chunk", agent_id, channel.id, trigger.id, reply_id, chunk, index))
+    async def send_watched(self, command: SendMessage) -> tuple[SendResult, Watch]:
+        """Send, and watch for the agents' answer before any agent can run; close the watch when done.
 
-    async def finish_reply(
-        self,
-        *,
-        agent_id: str,
-        agent_name: str,
-        channel: Channel,
-        trigger: Message,
-        reply_id: str,
-        text: str,
-        metadata: JsonObject | None = None,
-    ) -> Message:
-        """Store the agent's reply, then broadcast it and hand it to the other agents."""
-        now = now_ms()
-        reply = Message(
-            id=reply_id,
-            channel_id=channel.id,
-            author_id=agent_id,
-            author_name=agent_name,
-            content=text,
-            source_type="agent_response",
-            created_at=max(now, trigger.created_at + 1),
-            updated_at=now,
-            raw_message={
-                "senderName": agent_name,
-                "source": "agent_response",
-                "attachments": [],
-                "serverId": channel.message_server_id,
-            },
-            in_reply_to_root_message_id=trigger.id,
-            metadata={"agentName": agent_name, **(metadata or {})},
-        )
-        await self.store_message(reply)
-        await self.publish(reply, channel)
-        self.replies.notify(ReplyEvent("reply", agent_id, channel.id, trigger.id, reply_id, text, message=reply))
-        return reply
-
-    async def fail_reply(
-        self,
-        agent_id: str,
-        channel: Channel,
-        trigger: Message,
-        reply_id: str,
-        error: str,
-        partial: str,
-        *,
-        superseded: bool = False,
-    ) -> None:
-        body = payloads.stream_error(
-            message_id=reply_id, channel_id=channel.id, agent_id=agent_id, error=error, partial_text=partial
-        )
-        body["inReplyTo"] = trigger.id
-        if superseded:
-            body["superseded"] = True
-        await self.fanout.emit(Event.MESSAGE_STREAM_ERROR, body, room=channel.id)
-        if partial:  # clients that drew the streamed bubble but ignore stream errors (ElizaOS's) drop it on this
-            gone = {
-                **payloads.message_deleted(reply_id, channel.id),
-                "reason": "superseded" if superseded else "failed",
-            }
-            await self.fanout.emit(Event.MESSAGE_DELETED, gone, room=channel.id)
-        self.replies.notify(ReplyEvent("error", agent_id, channel.id, trigger.id, reply_id, error))
-
-    async def end_reply(self, agent_id: str, channel: Channel, trigger: Message, *, took_it: bool) -> None:
-        """Agent processing of ``trigger`` is over: re-enable input (if it was disabled) and say complete."""
-        if took_it:
-            await self.fanout.emit(
-                Event.CONTROL_MESSAGE,
-                payloads.control_message("enable_input", channel.id, agent_id),
-                room=channel.id,
-            )
-        await self.fanout.emit(
-            Event.MESSAGE_COMPLETE,
-            {
-                **payloads.message_complete(channel.id, channel.message_server_id),
-                "agentId": agent_id,
-                "inReplyTo": trigger.id,
-            },
-            room=channel.id,
-        )
-        self.replies.notify(ReplyEvent("done", agent_id, channel.id, trigger.id, ignored=not took_it))
+        ``send`` returns right after handing the message to the queue without yielding to the
+        event loop, and opening a watch does not yield either, so no agent step on this node can
+        happen in between. Keep it that way: nothing may be awaited between the two lines.
+        """
+        result = await self.send(command)
+        return result, self.replies.watch(result.message.id)
 
     # typing -----------------------------------------------------------------------------
 
@@ -321,6 +223,13 @@ class MessagingService:
         )
 
     # reading ----------------------------------------------------------------------------
+
+    async def message(self, message_id: str) -> Message | None:
+        return await self.store.get_message(message_id)
+
+    async def participants(self, channel_id: str) -> list[str]:
+        """The channel's members (none when it does not exist)."""
+        return await self.store.list_participants(channel_id)
 
     async def history(
         self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None

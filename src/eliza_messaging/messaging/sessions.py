@@ -7,10 +7,8 @@ everything else (:meth:`MessagingService.send`), so agents, history and Socket.I
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -30,8 +28,7 @@ from .errors import (
     SessionRenewalFailed,
     SessionValidationError,
 )
-from .replies import ReplyEvent
-from .reply_wait import send_watched
+from .replies import Watch
 from .service import MessagingService, SendResult
 from .validation import check_json, check_text, display_name
 
@@ -74,7 +71,7 @@ class SessionSend:
     session: ChatSession
     result: SendResult
     was_renewed: bool
-    replies: asyncio.Queue[ReplyEvent] | None
+    watch: Watch | None  # the agent's answer, when asked to watch for it (close it when done)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,9 +334,9 @@ class Sessions:
         content: object,
         attachments: object = None,
         metadata: object = None,
-        stack: AsyncExitStack | None = None,
+        watch: bool = False,
     ) -> SessionSend:
-        """Store and broadcast a user message; with ``stack``, also watch for the agent's answer."""
+        """Store and broadcast a user message; with ``watch``, also watch for the agent's answer."""
         session = await self.get(session_id)
         text = self._content(content)
         extra = _session_metadata(metadata)
@@ -365,10 +362,10 @@ class Sessions:
             metadata={**channel_meta, "sessionId": session.id, **extra},
             target_user_id=session.agent_id,
         )
-        if stack is None:
+        if not watch:
             return SessionSend(session, await self._service.send(command), was_renewed, None)
-        result, queue = await send_watched(self._service, command, stack)
-        return SessionSend(session, result, was_renewed, queue)
+        result, watching = await self._service.send_watched(command)
+        return SessionSend(session, result, was_renewed, watching)
 
     async def history(
         self, session_id: str, *, limit: int = DEFAULT_PAGE, before: int | None = None, after: int | None = None

@@ -18,7 +18,7 @@ from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
 
-Behaviour = Literal["reply", "error", "silent", "hang"]
+Behaviour = Literal["reply", "error", "silent", "hang", "crash"]
 
 
 @dataclass
@@ -74,32 +74,24 @@ class FakeAgent:
     async def on_message(self, message: Message, channel: Channel) -> None:
         if message.author_id == self.id:
             return
-        if self.id not in await self.service.store.list_participants(channel.id):
+        if self.id not in await self.service.participants(channel.id):
             return
         self.seen.append(message)
         if self.behaviour == "hang":
             return
-        if self.behaviour == "silent":
-            await self.service.end_reply(self.id, channel, message, took_it=False)
-            return
-        reply_id = new_id()
-        await self.service.begin_reply(self.id, channel, message, reply_id)
-        for index, piece in enumerate(self.chunks):
-            await self.service.reply_chunk(self.id, channel, message, reply_id, piece, index)
-            await asyncio.sleep(0)
-        if self.behaviour == "error":
-            await self.service.fail_reply(self.id, channel, message, reply_id, "model exploded", "".join(self.chunks))
-        else:
-            await self.service.finish_reply(
-                agent_id=self.id,
-                agent_name="Fake",
-                channel=channel,
-                trigger=message,
-                reply_id=reply_id,
-                text="".join(self.chunks),
-                metadata={"thought": "being helpful", "actions": ["REPLY"]},
-            )
-        await self.service.end_reply(self.id, channel, message, took_it=True)
+        async with self.service.open_reply(self.id, "Fake", channel, message) as reply:
+            if self.behaviour == "crash":  # fails before it starts answering, as reading history can
+                raise RuntimeError("the channel's history could not be read")
+            if self.behaviour == "silent":
+                await reply.decline()
+                return
+            for piece in self.chunks:
+                await reply.chunk(piece)
+                await asyncio.sleep(0)
+            if self.behaviour == "error":
+                await reply.fail("model exploded")
+            else:
+                await reply.finish("".join(self.chunks), metadata={"thought": "being helpful", "actions": ["REPLY"]})
 
 
 @pytest.fixture

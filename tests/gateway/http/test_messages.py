@@ -176,7 +176,8 @@ async def test_http_transport_with_no_agent_in_the_channel_answers_at_once(app: 
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "status", "code"), [("error", 502, "AGENT_ERROR"), ("hang", 504, "AGENT_TIMEOUT")]
+    ("behaviour", "status", "code"),
+    [("error", 502, "AGENT_ERROR"), ("crash", 502, "AGENT_ERROR"), ("hang", 504, "AGENT_TIMEOUT")],
 )
 async def test_http_transport_reports_a_failed_or_missing_reply(
     app: App, fake_agent: FakeAgent, behaviour: str, status: int, code: str

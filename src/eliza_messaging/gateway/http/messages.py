@@ -7,7 +7,6 @@ broadcast as ``messageBroadcast`` and queued for the agents, exactly as over Soc
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -16,13 +15,12 @@ from ...messaging import validation
 from ...messaging.errors import MessagingError
 from ...messaging.history import History
 from ...messaging.participants import Participants
-from ...messaging.reply_wait import send_watched
 from ...messaging.service import MessagingService, SendResult
 from ...protocol.commands import SendMessage
 from ...protocol.types import DEFAULT_SERVER_ID
 from ...types import JsonObject
 from . import schemas, views
-from .bodies import PostMessageBody
+from .bodies import PostMessageBody, TransportName
 from .deps import (
     ChannelIdPath,
     MessageIdPath,
@@ -35,8 +33,8 @@ from .deps import (
     timestamp_ms,
 )
 from .docs import event_stream, responses
+from .replies import answer_with_reply
 from .responses import JsonResponse, ok
-from .transport import EventStream, agent_response, reply_events
 
 router = APIRouter(tags=["messages"])
 Service = Annotated[MessagingService, Depends(messaging)]
@@ -53,7 +51,7 @@ _REST_NAMES = {
     "senderName": "metadata.user_display_name",
     "inReplyTo": "in_reply_to_message_id",
 }
-_MODES = {"sync": "http", "stream": "sse"}
+_MODES: dict[str, TransportName] = {"sync": "http", "stream": "sse"}
 
 
 def rest_send_command(
@@ -142,22 +140,15 @@ async def post_channel_message(
     if transport == "websocket":
         return posted(await service.send(command))
     agents = await members.answering_agents(channel_id, command.sender_id, command.metadata)
-    if transport == "http":
-        async with AsyncExitStack() as stack:
-            result, queue = await send_watched(service, command, stack)
-            waiting_for = [] if result.duplicate else agents  # a retry: the reply went to the original
-            reply = await agent_response(queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
-        return posted(result, agentResponse=reply)
-    stack = AsyncExitStack()
-    try:
-        result, queue = await send_watched(service, command, stack)
-    except BaseException:
-        await stack.aclose()
-        raise
-    user_message = views.bus_message(result.message, result.channel.message_server_id)
-    waiting_for = [] if result.duplicate else agents
-    events = reply_events(user_message, queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
-    return EventStream(events, stack)
+    result, watch = await service.send_watched(command)
+    return await answer_with_reply(
+        transport,
+        result,
+        watch,
+        agents=agents,
+        timeout_s=timeout_s,
+        posted=lambda reply: posted(result, agentResponse=reply),
+    )
 
 
 @router.get("/central-channels/{channel_id}/messages", include_in_schema=False)

@@ -7,7 +7,6 @@ Sessions are stored, so they outlive a restart. A session message with transport
 from __future__ import annotations
 
 import time
-from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -19,8 +18,8 @@ from . import schemas, views
 from .bodies import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
 from .deps import MAX_TIMESTAMP_MS, reply_timeout, sessions
 from .docs import Responses, event_stream, responses
+from .replies import answer_with_reply
 from .responses import JsonResponse
-from .transport import EventStream, agent_response, reply_events
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 Service = Annotated[Sessions, Depends(sessions)]
@@ -108,32 +107,16 @@ async def send_session_message(
     if transport == "websocket":
         sent = await service.send(session_id, content=content, attachments=attachments, metadata=metadata)
         return _sent(sent, service.now())
-    if transport == "http":
-        async with AsyncExitStack() as stack:
-            sent = await service.send(
-                session_id, content=content, attachments=attachments, metadata=metadata, stack=stack
-            )
-            assert sent.replies is not None
-            reply = await agent_response(
-                sent.replies, agents=[sent.session.agent_id], timeout_s=timeout_s, message_id=sent.result.message.id
-            )
-        return _sent(sent, service.now(), agentResponse=reply)
-    stack = AsyncExitStack()
-    try:
-        sent = await service.send(session_id, content=content, attachments=attachments, metadata=metadata, stack=stack)
-    except BaseException:
-        await stack.aclose()
-        raise
-    assert sent.replies is not None
-    message = sent.result.message
-    events = reply_events(
-        views.bus_message(message, sent.result.channel.message_server_id),
-        sent.replies,
+    sent = await service.send(session_id, content=content, attachments=attachments, metadata=metadata, watch=True)
+    assert sent.watch is not None
+    return await answer_with_reply(
+        transport,
+        sent.result,
+        sent.watch,
         agents=[sent.session.agent_id],
         timeout_s=timeout_s,
-        message_id=message.id,
+        posted=lambda reply: _sent(sent, service.now(), agentResponse=reply),
     )
-    return EventStream(events, stack)
 
 
 def _sent(sent: SessionSend, now: int, **extra: object) -> JsonResponse:

@@ -2,25 +2,26 @@
 
 ``http`` waits for the reply and returns it in the JSON; ``sse`` streams ElizaOS's events
 ``user_message``, ``chunk`` (each piece), ``done`` (the stored reply) and ``error``. Either way the
-reply is stored and broadcast to the room like any other; these only watch it happen.
+reply is stored and broadcast to the room like any other; these only watch it happen. Both
+channel posts and session messages answer through :func:`answer_with_reply`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Collection
-from contextlib import AsyncExitStack
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Collection
+from typing import Any, Literal
 
 import orjson
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ...messaging.errors import MessagingError
-from ...messaging.replies import ReplyEvent
-from ...messaging.reply_wait import agent_steps, await_reply
+from ...messaging.replies import Watch, agent_steps, await_reply
+from ...messaging.service import SendResult
 from ...types import JsonObject
 from . import views
+
+ReplyTransport = Literal["http", "sse"]
 
 
 def sse_event(name: str, data: Any) -> bytes:
@@ -30,30 +31,51 @@ def sse_event(name: str, data: Any) -> bytes:
 class EventStream(StreamingResponse):
     """A Server-Sent Events answer that stops watching for replies however the response ends."""
 
-    def __init__(self, events: AsyncIterator[bytes], stack: AsyncExitStack) -> None:
+    def __init__(self, events: AsyncIterator[bytes], watch: Watch) -> None:
         super().__init__(
             events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
-        self._stack = stack
+        self._watch = watch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self._stack.aclose()
+            self._watch.close()
 
 
-async def agent_response(
-    queue: asyncio.Queue[ReplyEvent], *, agents: Collection[str], timeout_s: float, message_id: str
-) -> JsonObject | None:
-    """The reply as ElizaOS's response content, or None when every agent chose silence."""
-    outcome = await await_reply(queue, agents=agents, timeout_s=timeout_s, message_id=message_id)
-    return views.agent_response(outcome.reply) if outcome.reply else None
+async def answer_with_reply(
+    transport: ReplyTransport,
+    sent: SendResult,
+    watch: Watch,
+    *,
+    agents: Collection[str],
+    timeout_s: float,
+    posted: Callable[[JsonObject | None], Response],
+) -> Response:
+    """The answer to a message sent with ``MessagingService.send_watched``; closes ``watch`` when done.
+
+    ``http``: ``posted(agentResponse)`` once an agent answered (None when all chose silence);
+    ``sse``: the event stream. A retry of a stored message waits for nothing: its reply went to the original.
+    """
+    waiting_for = [] if sent.duplicate else agents
+    message_id = sent.message.id
+    if transport == "sse":
+        try:
+            user_message = views.bus_message(sent.message, sent.channel.message_server_id)
+            events = reply_events(user_message, watch, agents=waiting_for, timeout_s=timeout_s, message_id=message_id)
+            return EventStream(events, watch)
+        except BaseException:
+            watch.close()
+            raise
+    with watch:
+        outcome = await await_reply(watch.steps, agents=waiting_for, timeout_s=timeout_s, message_id=message_id)
+    return posted(views.agent_response(outcome.reply) if outcome.reply else None)
 
 
 async def reply_events(
     user_message: JsonObject,
-    queue: asyncio.Queue[ReplyEvent],
+    watch: Watch,
     *,
     agents: Collection[str],
     timeout_s: float,
@@ -61,7 +83,7 @@ async def reply_events(
 ) -> AsyncIterator[bytes]:
     yield sse_event("user_message", user_message)
     try:
-        async for step in agent_steps(queue, agents=agents, timeout_s=timeout_s, message_id=message_id):
+        async for step in agent_steps(watch.steps, agents=agents, timeout_s=timeout_s, message_id=message_id):
             if step.kind == "chunk":
                 yield sse_event(
                     "chunk",

@@ -1,0 +1,229 @@
+"""The agent runtime against the real messaging service and SQLite store: every message it takes gets
+exactly one outcome (``messageComplete``, input re-enabled when it was disabled), however it is cut short."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eliza_messaging.agents import runtime
+from eliza_messaging.agents.character import character_from_dict
+from eliza_messaging.agents.runtime import Agent
+from eliza_messaging.messaging.service import MessagingService
+from eliza_messaging.models.base import GenerationRequest
+from eliza_messaging.protocol.commands import SendMessage
+from eliza_messaging.protocol.types import DEFAULT_SERVER_ID, Event
+from eliza_messaging.queue.memory import InProcessQueue
+from eliza_messaging.records import Channel, Message
+from eliza_messaging.store.sqlite import SQLiteStore
+from tests.conftest import new_id
+from tests.support.recording import RecordingFanout
+
+CHARACTER = character_from_dict({"name": "Tess"})
+
+
+class ScriptedModel:
+    """Answers "slow ..." with one piece and then waits until cancelled; anything else at once."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.should_respond_calls = 0
+
+    async def should_respond(self, request: GenerationRequest) -> bool:
+        self.should_respond_calls += 1
+        await asyncio.sleep(0.2)  # deciding takes a while: a newer message can supersede meanwhile
+        return True
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        text = request.turns[-1].content
+        if text.startswith("slow"):
+            yield "Let me"
+            await asyncio.Event().wait()
+        yield "You said: "
+        yield text
+
+    async def aclose(self) -> None:
+        pass
+
+
+@dataclass
+class Room:
+    service: MessagingService
+    fanout: RecordingFanout
+    store: SQLiteStore
+    agent: Agent
+    channel: Channel
+    user: str
+
+    async def say(self, text: str) -> tuple[Message, asyncio.Future[None]]:
+        """Store a person's message in the channel and hand it to the agent, as the queue would."""
+        sent = await self.service.send(
+            SendMessage(
+                channel_id=self.channel.id,
+                server_id=DEFAULT_SERVER_ID,
+                sender_id=self.user,
+                sender_name="Pat",
+                text=text,
+                client_message_id=None,
+                source="test",
+                metadata=dict(self.channel.metadata),
+            )
+        )
+        finished = await self.agent.on_message(sent.message, sent.channel)
+        assert finished is not None, "the agent should take part in this channel"
+        return sent.message, finished
+
+    def completes(self, trigger: Message) -> int:
+        return sum(1 for e, d in self.fanout.events(Event.MESSAGE_COMPLETE) if d["inReplyTo"] == trigger.id)
+
+    def controls(self) -> list[str]:
+        return [d["action"] for _, d in self.fanout.events(Event.CONTROL_MESSAGE)]
+
+    def reply_to(self, trigger: Message) -> str:
+        """The id the agent gave its reply to ``trigger`` (from THINKING)."""
+        for _, data in self.fanout.events(Event.MESSAGE):
+            if data["payload"].get("inReplyTo") == trigger.id:
+                return str(data["payload"]["messageId"])
+        raise AssertionError(f"no THINKING for {trigger.content!r}")
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+async def room_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Room]]]:
+    made: list[Room] = []
+
+    async def make(kind: str = "dm") -> Room:
+        store = SQLiteStore(tmp_path / f"runtime-{len(made)}.sqlite3")
+        await store.open()
+        fanout = RecordingFanout()
+        service = MessagingService(store, fanout, InProcessQueue())
+        await service.start()
+        agent = Agent(CHARACTER, ScriptedModel(), service)  # type: ignore[arg-type]
+        user = new_id()
+        metadata: dict[str, Any] = {"isDm": True, "targetUserId": agent.id} if kind == "dm" else {}
+        channel = await service.channels.ensure(
+            new_id(), server_id=DEFAULT_SERVER_ID, metadata=metadata, participant=user
+        )
+        if kind == "group":
+            await service.channels.add_member(channel.id, agent.id)
+        room = Room(service, fanout, store, agent, channel, user)
+        made.append(room)
+        return room
+
+    yield make
+    for room in made:
+        await room.agent.close()
+        await room.service.close()
+        await room.store.close()
+
+
+async def test_a_reply_ends_with_broadcast_enable_input_and_complete(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory()
+    trigger, finished = await room.say("hello")
+    await asyncio.wait_for(finished, 5)
+    reply_id = room.reply_to(trigger)
+    assert room.fanout.about(reply_id) == [
+        "message",  # THINKING
+        "messageStreamChunk",
+        "messageStreamChunk",
+        "messageBroadcast",
+    ]
+    assert room.controls() == ["disable_input", "enable_input"]
+    assert room.completes(trigger) == 1
+    assert (await room.store.get_message(reply_id)) is not None
+
+
+async def test_a_second_supersede_during_cleanup_still_re_enables_input_and_completes(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    """Bug (a): the first reply's cleanup was cut by a second cancel and skipped enable_input/messageComplete."""
+    room = await room_factory()
+    first, first_done = await room.say("slow one")
+    await until(lambda: bool(room.fanout.events(Event.MESSAGE_STREAM_CHUNK)), "the first chunk")
+    held = room.fanout.hold(lambda event, data: event == Event.MESSAGE_STREAM_ERROR)
+    second, second_done = await room.say("quick two")  # supersedes the first: its cleanup starts
+    await asyncio.wait_for(held.reached.wait(), 5)  # ... and is now sending the stream error
+    third, third_done = await room.say("quick three")  # cancels the first reply's task again, mid-cleanup
+    held.release()
+    await asyncio.wait_for(asyncio.gather(first_done, second_done, third_done), 5)
+    assert [room.completes(m) for m in (first, second, third)] == [1, 1, 1]
+    assert room.controls() == ["disable_input", "enable_input"] * 3  # never left disabled
+    errors = room.fanout.events(Event.MESSAGE_STREAM_ERROR)
+    assert [d["superseded"] for _, d in errors] == [True] and errors[0][1]["inReplyTo"] == first.id
+
+
+async def test_a_cancel_after_the_reply_is_stored_never_reports_it_failed(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    """Bug (b): a supersede landing while the stored reply was broadcast sent messageStreamError and
+    messageDeleted for a reply that is in history."""
+    room = await room_factory()
+    agent_id = room.agent.id
+    held = room.fanout.hold(lambda event, data: event == Event.MESSAGE_BROADCAST and data["senderId"] == agent_id)
+    first, first_done = await room.say("hello")
+    await asyncio.wait_for(held.reached.wait(), 5)  # the reply is stored and being broadcast
+    second, second_done = await room.say("and another thing")  # supersedes now
+    await asyncio.sleep(0)  # let the cancel land on the held broadcast
+    held.release()
+    await asyncio.wait_for(asyncio.gather(first_done, second_done), 5)
+    reply_id = room.reply_to(first)
+    assert (await room.store.get_message(reply_id)) is not None  # it is in history ...
+    assert Event.MESSAGE_STREAM_ERROR not in room.fanout.about(reply_id)  # ... so never reported failed
+    assert Event.MESSAGE_DELETED not in room.fanout.about(reply_id)
+    broadcasts = [d["id"] for _, d in room.fanout.events(Event.MESSAGE_BROADCAST) if d["senderId"] == agent_id]
+    assert reply_id in broadcasts  # and the room heard it, as history has it
+    assert [room.completes(m) for m in (first, second)] == [1, 1]
+    assert room.controls() == ["disable_input", "enable_input"] * 2
+
+
+async def test_a_failure_while_deciding_still_completes_the_message(
+    room_factory: Callable[..., Awaitable[Room]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = await room_factory()
+
+    async def broken(*args: object, **kwargs: object) -> list[Message]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(room.store, "list_messages", broken)
+    trigger, finished = await room.say("hello")
+    await asyncio.wait_for(finished, 5)
+    assert room.completes(trigger) == 1  # no reply, but the message has its outcome
+    assert room.controls() == []  # input was never disabled, so it is not re-enabled
+    monkeypatch.undo()
+    again, finished = await room.say("hello again")  # the lane survived
+    await asyncio.wait_for(finished, 5)
+    assert room.completes(again) == 1 and room.controls() == ["disable_input", "enable_input"]
+
+
+async def test_superseded_while_deciding_completes_silently_and_idle_lanes_retire(
+    room_factory: Callable[..., Awaitable[Room]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "LANE_IDLE_S", 0.3)
+    room = await room_factory("group")
+    first, first_done = await room.say("hello there")  # a group: the model is asked, which takes a while
+    await asyncio.sleep(0.05)
+    second, second_done = await room.say("Tess, hello")  # named: answers, and supersedes
+    await asyncio.wait_for(asyncio.gather(first_done, second_done), 5)
+    assert [room.completes(m) for m in (first, second)] == [1, 1]
+    assert room.controls() == ["disable_input", "enable_input"]  # only the second took it
+    assert not room.fanout.events(Event.MESSAGE_STREAM_ERROR)
+    assert room.agent._lanes
+    await until(lambda: not room.agent._lanes, "the idle lane to retire")
+    third, third_done = await room.say("Tess, again")
+    await asyncio.wait_for(third_done, 5)
+    assert room.completes(third) == 1
