@@ -106,6 +106,7 @@ def build_components(settings: Settings) -> Components:
             history_limit=settings.agent_history_limit,
             timeout_s=settings.agent_timeout_s,
             max_agent_chain=settings.agent_max_chain,
+            max_queued=settings.agent_lane_max,
         ),
     )
     return Components(settings, store, sio, queue, messaging, agents, logs)
@@ -126,7 +127,7 @@ def build_queue(settings: Settings) -> MessageQueue:
         from .queue.redis import RedisStreamQueue  # redis is only loaded when it is used
 
         return RedisStreamQueue(settings.redis_url, stream=f"{settings.redis_prefix}:messages")
-    return InProcessQueue()
+    return InProcessQueue(max_pending=settings.agent_queue_max)
 
 
 def build_relay(settings: Settings) -> NodeRelay | None:

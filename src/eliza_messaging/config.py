@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     agent_history_limit: int = Field(32, validation_alias=AliasChoices("ELIZA_AGENT_HISTORY", "agent_history_limit"))
     agent_timeout_s: float = Field(60.0, validation_alias=AliasChoices("ELIZA_AGENT_TIMEOUT", "agent_timeout_s"))
     agent_max_chain: int = Field(2, validation_alias=AliasChoices("ELIZA_AGENT_MAX_CHAIN", "agent_max_chain"))
+    agent_lane_max: int = Field(
+        64, gt=0, validation_alias=AliasChoices("ELIZA_AGENT_LANE_MAX", "agent_lane_max")
+    )  # messages waiting for one agent in one channel; beyond it the oldest is dropped (with its outcome)
+    agent_queue_max: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_AGENT_QUEUE_MAX", "agent_queue_max")
+    )  # in-process queue: stored messages not yet taken by an agent; senders wait when it is full
     reply_wait_s: float | None = Field(
         None, gt=0, validation_alias=AliasChoices("ELIZA_REPLY_WAIT_TIMEOUT", "reply_wait_s")
     )  # REST transports http/sse: how long to wait for an agent's reply (default: agent timeout + 30 s)

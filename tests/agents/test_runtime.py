@@ -13,7 +13,7 @@ import pytest
 
 from eliza_messaging.agents import runtime
 from eliza_messaging.agents.character import character_from_dict
-from eliza_messaging.agents.runtime import Agent
+from eliza_messaging.agents.runtime import Agent, AgentOptions
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.models.base import GenerationRequest
 from eliza_messaging.protocol.commands import SendMessage
@@ -105,13 +105,13 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 async def room_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Room]]]:
     made: list[Room] = []
 
-    async def make(kind: str = "dm") -> Room:
+    async def make(kind: str = "dm", options: AgentOptions | None = None) -> Room:
         store = SQLiteStore(tmp_path / f"runtime-{len(made)}.sqlite3")
         await store.open()
         fanout = RecordingFanout()
         service = MessagingService(store, fanout, InProcessQueue())
         await service.start()
-        agent = Agent(CHARACTER, ScriptedModel(), service)  # type: ignore[arg-type]
+        agent = Agent(CHARACTER, ScriptedModel(), service, options)  # type: ignore[arg-type]
         user = new_id()
         metadata: dict[str, Any] = {"isDm": True, "targetUserId": agent.id} if kind == "dm" else {}
         channel = await service.channels.ensure(
@@ -162,7 +162,9 @@ async def test_a_second_supersede_during_cleanup_still_re_enables_input_and_comp
     held.release()
     await asyncio.wait_for(asyncio.gather(first_done, second_done, third_done), 5)
     assert [room.completes(m) for m in (first, second, third)] == [1, 1, 1]
-    assert room.controls() == ["disable_input", "enable_input"] * 3  # never left disabled
+    # the second was still queued when the third came: superseded too, never started
+    assert not thinking_for(room, second) and thinking_for(room, third)
+    assert room.controls() == ["disable_input", "enable_input"] * 2  # never left disabled
     errors = room.fanout.events(Event.MESSAGE_STREAM_ERROR)
     assert [d["superseded"] for _, d in errors] == [True] and errors[0][1]["inReplyTo"] == first.id
 
@@ -227,3 +229,71 @@ async def test_superseded_while_deciding_completes_silently_and_idle_lanes_retir
     third, third_done = await room.say("Tess, again")
     await asyncio.wait_for(third_done, 5)
     assert room.completes(third) == 1
+
+
+def thinking_for(room: Room, trigger: Message) -> bool:
+    return any(d["payload"].get("inReplyTo") == trigger.id for _, d in room.fanout.events(Event.MESSAGE))
+
+
+async def test_a_persons_newer_message_supersedes_the_queued_ones_too(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory("group")
+    first, first_done = await room.say("slow, anyone?")  # the model decides to answer, then hangs
+    await until(lambda: thinking_for(room, first), "the first reply to start")
+    waiting = [await room.say(f"and also {n}") for n in range(3)]  # queued behind it: only the model can tell
+    assert not any(done.done() for _, done in waiting)
+    latest, latest_done = await room.say("Tess, what do you think?")  # names the agent: it will answer
+    await asyncio.wait_for(latest_done, 5)
+    for trigger, done in waiting:
+        await asyncio.wait_for(done, 5)
+        assert not thinking_for(room, trigger), f"{trigger.content!r} was answered after a newer message"
+        assert room.completes(trigger) == 1
+    await asyncio.wait_for(first_done, 5)
+    assert room.completes(first) == 1
+    assert thinking_for(room, latest) and room.completes(latest) == 1  # the positive control: it was answered
+    assert room.controls().count("disable_input") == room.controls().count("enable_input")
+
+
+async def test_a_full_lane_drops_its_oldest_queued_message_with_an_outcome(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory("group", AgentOptions(max_queued=2))
+    first, _ = await room.say("slow, anyone?")
+    await until(lambda: thinking_for(room, first), "the first reply to start")
+    queued = [await room.say(f"and also {n}") for n in range(3)]  # one more than the lane holds
+    oldest, oldest_done = queued[0]
+    await asyncio.wait_for(oldest_done, 5)
+    assert room.completes(oldest) == 1 and not thinking_for(room, oldest)
+    assert not queued[1][1].done() and not queued[2][1].done()  # the newer two still wait their turn
+
+
+async def test_an_agent_declines_a_channel_beyond_its_lanes(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory("dm", AgentOptions(max_lanes=1))
+    first, _ = await room.say("slow, are you there?")
+    await until(lambda: thinking_for(room, first), "the first reply to start")
+    other = await room.service.channels.ensure(
+        new_id(),
+        server_id=DEFAULT_SERVER_ID,
+        metadata={"isDm": True, "targetUserId": room.agent.id},
+        participant=room.user,
+    )
+    elsewhere = await room.service.send(
+        SendMessage(
+            channel_id=other.id,
+            server_id=DEFAULT_SERVER_ID,
+            sender_id=room.user,
+            sender_name="Pat",
+            text="hello over here",
+            client_message_id=None,
+            source="test",
+            metadata=dict(other.metadata),
+        )
+    )
+    done = await room.agent.on_message(elsewhere.message, elsewhere.channel)
+    assert done is not None
+    await asyncio.wait_for(done, 5)
+    completes = [d for _, d in room.fanout.events(Event.MESSAGE_COMPLETE) if d["inReplyTo"] == elsewhere.message.id]
+    assert len(completes) == 1 and not thinking_for(room, elsewhere.message)

@@ -5,6 +5,12 @@ replies come in order. A newer message the agent will answer supersedes a reply 
 generated in that channel (when a person sent it): the old stream ends with ``messageStreamError`` (``superseded``)
 and the input is re-enabled, so no client is left with a stuck input.
 
+Everything here is bounded: a lane holds at most ``max_queued`` messages (a person's newer
+message supersedes every older one still queued, not only the one being answered; beyond the
+bound the oldest queued message is dropped), and an agent keeps at most ``max_lanes`` lanes (a
+message for one more channel is declined while that many are busy). A dropped or declined
+message still gets its outcome (``messageComplete``; REST waiters hear why), so nobody waits for it.
+
 Lanes live in this process. With several nodes (``REDIS_URL``) every node runs every agent and
 the queue hands each message to one node's copy, so two messages of one channel may be answered
 on two nodes at once: order within a channel, and superseding, hold only for messages that the
@@ -29,6 +35,8 @@ from .decision import Verdict, reply_depth, takes_part, verdict
 log = logging.getLogger(__name__)
 
 SUPERSEDED = "Superseded by a newer message in this channel."
+BACKLOG = "Dropped: {name} has too many messages waiting in this channel; send it again later."
+BUSY = "{name} is answering in too many channels at once; send it again later."
 # A channel's lane retires after this long without messages (it is made again on the next one).
 LANE_IDLE_S = 60.0
 
@@ -39,16 +47,25 @@ class AgentOptions:
     timeout_s: float = 60.0
     max_agent_chain: int = 2
     seed: int | None = None
+    max_queued: int = 64  # messages waiting in one channel's lane
+    max_lanes: int = 10_000  # channels one agent works in at once
 
 
 class _Lane:
     """The queue of messages one agent will handle in one channel, and the reply in progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_queued: int) -> None:
         # each message with the future that says the agent is done with it (see ``on_message``)
-        self.queue: asyncio.Queue[tuple[Message, Channel, asyncio.Future[None]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Message, Channel, asyncio.Future[None]]] = asyncio.Queue(max_queued)
         self.current: asyncio.Task[None] | None = None
         self.worker: asyncio.Task[None] | None = None
+
+    def take_queued(self) -> list[tuple[Message, Channel, asyncio.Future[None]]]:
+        """Everything still waiting (not the message being answered), oldest first."""
+        taken = []
+        while not self.queue.empty():
+            taken.append(self.queue.get_nowait())
+        return taken
 
 
 class Agent:
@@ -82,20 +99,44 @@ class Agent:
         if not takes_part(self.id, channel, message, participants):
             return None
         quick = await self._verdict(message, channel)
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if channel.id not in self._lanes and len(self._lanes) >= self.options.max_lanes:
+            await self._drop((message, channel, finished), BUSY.format(name=self.name))
+            return finished
         # From here to put_nowait nothing awaits, so an idle lane cannot retire in between.
         lane = self._lane(channel.id)
+        superseded: list[tuple[Message, Channel, asyncio.Future[None]]] = []
+        overflow: list[tuple[Message, Channel, asyncio.Future[None]]] = []
         # Only a person's newer message supersedes: another agent's reply is answered after ours.
-        supersedes = quick is Verdict.ANSWER and reply_depth(message) == 0
-        if supersedes and lane.current is not None and not lane.current.done():
-            lane.current.cancel(SUPERSEDED)
-        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if quick is Verdict.ANSWER and reply_depth(message) == 0:
+            superseded = lane.take_queued()
+            if lane.current is not None and not lane.current.done():
+                lane.current.cancel(SUPERSEDED)
+        elif lane.queue.full():
+            overflow = [lane.queue.get_nowait()]
         lane.queue.put_nowait((message, channel, finished))
+        for item in superseded:
+            await self._drop(item, SUPERSEDED, superseded=True)
+        for item in overflow:
+            await self._drop(item, BACKLOG.format(name=self.name))
         return finished
+
+    async def _drop(
+        self, item: tuple[Message, Channel, asyncio.Future[None]], reason: str, *, superseded: bool = False
+    ) -> None:
+        """A message the agent will not answer after all still gets its outcome (complete, and why)."""
+        message, channel, finished = item
+        try:
+            async with self.messaging.open_reply(self.id, self.name, channel, message) as reply:
+                await reply.fail(reason, superseded=superseded)
+        finally:
+            if not finished.done():
+                finished.set_result(None)
 
     def _lane(self, channel_id: str) -> _Lane:
         lane = self._lanes.get(channel_id)
         if lane is None:
-            lane = self._lanes[channel_id] = _Lane()
+            lane = self._lanes[channel_id] = _Lane(self.options.max_queued)
             lane.worker = asyncio.create_task(self._work(channel_id, lane), name=f"agent {self.name} {channel_id}")
         return lane
 
