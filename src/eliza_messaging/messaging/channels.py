@@ -18,6 +18,7 @@ from ..types import JsonObject
 from . import views
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
+from .identity import Caller
 from .servers import MessageServers
 from .validation import check_json
 
@@ -86,7 +87,11 @@ class Channels:
         self._service = service
         self._store = service.store
 
-    async def create(self, spec: ChannelSpec) -> Channel:
+    async def create(self, spec: ChannelSpec, *, caller: Caller) -> Channel:
+        """A caller with an entity becomes the channel's first participant (under isolation, its only way in)."""
+        access = self._service.access
+        if access.restricted(caller):
+            access.identified(caller, spec.channel_id or "(new)")
         await MessageServers(self._service).require(spec.server_id)
         meta = spec.metadata or {}
         check_json(meta, "metadata", self._service.limits)
@@ -111,7 +116,7 @@ class Channels:
                 created_at=now,
                 updated_at=now,
             ),
-            participants=list(dict.fromkeys(spec.participants)),
+            participants=list(dict.fromkeys([*([caller.entity_id] if caller.entity_id else []), *spec.participants])),
         )
         self._service.channels.forget(channel.id)
         return self._service.channels.remember(channel)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .identity import Caller
+
+SEED_BASIS = "the first entity this socket used"
+
 
 @dataclass(slots=True)
 class SocketState:
-    entity_id: str | None
+    caller: Caller
     rooms: dict[str, str | None] = field(default_factory=dict)  # channel id -> entity id used there
+
+    @property
+    def entity_id(self) -> str | None:
+        return self.caller.entity_id
 
 
 class Presence:
@@ -17,8 +25,8 @@ class Presence:
     def __init__(self) -> None:
         self._sockets: dict[str, SocketState] = {}
 
-    def connect(self, sid: str, entity_id: str | None) -> SocketState:
-        state = SocketState(entity_id)
+    def connect(self, sid: str, caller: Caller) -> SocketState:
+        state = SocketState(caller)
         self._sockets[sid] = state
         return state
 
@@ -29,6 +37,20 @@ class Presence:
     def entity_of(self, sid: str) -> str | None:
         state = self._sockets.get(sid)
         return state.entity_id if state else None
+
+    def caller(self, sid: str) -> Caller:
+        """Who the socket is; a socket that is gone is nobody."""
+        state = self._sockets.get(sid)
+        return state.caller if state else Caller()
+
+    def bind(self, sid: str, entity_id: str) -> Caller | None:
+        """A socket without a handshake entity becomes the first entity it uses; its caller after that."""
+        state = self._sockets.get(sid)
+        if state is None:
+            return None
+        if state.caller.entity_id is None and not state.caller.trusted:
+            state.caller = Caller(entity_id, verified=False, basis=SEED_BASIS)
+        return state.caller
 
     def join(self, sid: str, channel_id: str, entity_id: str | None) -> bool:
         """Record the join; True when the socket was not in the room already (False if it is gone)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..protocol.commands import SendMessage
 from ..records import Message
 from .errors import AgentUnavailable, ReplyTimeout
+from .identity import Caller
 from .replies import ReplyEvent
 from .service import MessagingService, SendResult
 
@@ -68,7 +69,7 @@ async def await_reply(
 
 
 async def send_watched(
-    service: MessagingService, command: SendMessage, stack: AsyncExitStack
+    service: MessagingService, command: SendMessage, stack: AsyncExitStack, *, caller: Caller
 ) -> tuple[SendResult, asyncio.Queue[ReplyEvent]]:
     """Send, and start watching for the agents' answer before any agent can run.
 
@@ -76,6 +77,6 @@ async def send_watched(
     event loop, and entering the watch does not yield either: so no agent step on this node
     can happen in between. Keep it that way: nothing may be awaited between the two lines.
     """
-    result = await service.send(command)
+    result = await service.send(command, caller=caller)
     queue = await stack.enter_async_context(service.replies.watch(result.message.id))
     return result, queue

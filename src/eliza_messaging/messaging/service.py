@@ -19,9 +19,11 @@ from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
 from ..types import JsonObject
 from . import views
+from .access import Access
 from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
+from .identity import Caller, Identity
 from .presence import Presence
 from .ratelimit import RateLimiter
 from .replies import ReplyEvent, ReplyWatchers
@@ -47,8 +49,11 @@ class MessagingService:
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
         relay: NodeRelay | None = None,
+        *,
+        isolation: bool = False,
     ) -> None:
-        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only."""
+        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only.
+        ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``)."""
         self.store = store
         self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
@@ -57,6 +62,8 @@ class MessagingService:
         self.channels = ChannelCache(store)
         self.presence = Presence()
         self.replies = ReplyWatchers(relay)
+        self.identity = Identity(store, self.presence)
+        self.access = Access(store, self.channels, isolation=isolation)
 
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
@@ -77,9 +84,11 @@ class MessagingService:
 
     # connections ------------------------------------------------------------------------
 
-    async def connect(self, sid: str, entity_id: str | None) -> None:
-        self.presence.connect(sid, entity_id)
-        if entity_id:  # ElizaOS sends this one first
+    async def connect(self, sid: str, caller: Caller) -> None:
+        """Raises IdentityMismatch when the caller claims an agent's id without the server token."""
+        await self.identity.check_connect(caller)
+        self.presence.connect(sid, caller)
+        if entity_id := caller.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 
@@ -99,7 +108,12 @@ class MessagingService:
 
     # joining ----------------------------------------------------------------------------
 
-    async def join(self, sid: str, command: JoinChannel) -> JsonObject:
+    async def join(self, sid: str, command: JoinChannel, *, caller: Caller) -> JsonObject:
+        if command.entity_id:
+            caller = await self.identity.check(
+                caller, command.entity_id, "entityId", sid=sid, server_id=command.server_id
+            )
+        await self.access.may_enter(caller, command.channel_id)
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.entity_id)
         if command.agent_id:  # the client brings an agent into the channel (ElizaOS: agentId on join)
             await self._add_member(command.channel_id, command.agent_id)
@@ -119,8 +133,12 @@ class MessagingService:
 
     # sending ----------------------------------------------------------------------------
 
-    async def send(self, command: SendMessage, *, sid: str | None = None) -> SendResult:
+    async def send(self, command: SendMessage, *, caller: Caller, sid: str | None = None) -> SendResult:
         """Store, broadcast, hand to agents; a retry of a stored client id changes nothing."""
+        caller = await self.identity.check(
+            caller, command.sender_id, "senderId", sid=sid, server_id=command.server_id, source=command.source
+        )
+        await self.access.may_enter(caller, command.channel_id)
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.sender_id)
         now = now_ms()
         raw: JsonObject = {
@@ -312,7 +330,9 @@ class MessagingService:
 
     # typing -----------------------------------------------------------------------------
 
-    async def typing(self, sid: str, command: Typing) -> None:
+    async def typing(self, sid: str, command: Typing, *, caller: Caller) -> None:
+        caller = await self.identity.check(caller, command.user_id, "userId", sid=sid)
+        await self.access.may_read(caller, command.channel_id)
         await self.fanout.emit(
             Event.USER_TYPING,
             payloads.user_typing(command.user_id, command.channel_id, command.is_typing),

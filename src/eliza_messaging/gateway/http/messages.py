@@ -24,6 +24,7 @@ from ...types import JsonObject
 from . import schemas, views
 from .bodies import PostMessageBody
 from .deps import (
+    CallerDep,
     ChannelIdPath,
     MessageIdPath,
     TimestampQuery,
@@ -123,6 +124,7 @@ async def post_channel_message(
     service: Service,
     members: ParticipantsDep,
     timeout_s: Annotated[float, Depends(reply_timeout)],
+    caller: CallerDep,
 ) -> Response:
     require_uuid(channel_id, "channelId")
     command = rest_send_command(
@@ -140,17 +142,17 @@ async def post_channel_message(
     )
     transport = body.transport or _MODES.get(body.mode or "", "websocket")
     if transport == "websocket":
-        return posted(await service.send(command))
+        return posted(await service.send(command, caller=caller))
     agents = await members.answering_agents(channel_id, command.sender_id, command.metadata)
     if transport == "http":
         async with AsyncExitStack() as stack:
-            result, queue = await send_watched(service, command, stack)
+            result, queue = await send_watched(service, command, stack, caller=caller)
             waiting_for = [] if result.duplicate else agents  # a retry: the reply went to the original
             reply = await agent_response(queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
         return posted(result, agentResponse=reply)
     stack = AsyncExitStack()
     try:
-        result, queue = await send_watched(service, command, stack)
+        result, queue = await send_watched(service, command, stack, caller=caller)
     except BaseException:
         await stack.aclose()
         raise
@@ -169,11 +171,13 @@ async def post_channel_message(
 async def list_channel_messages(
     channel_id: ChannelIdPath,
     service: Service,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
     before: TimestampQuery = None,
     after: TimestampQuery = None,
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
+    await service.access.may_read(caller, channel_id)
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(
@@ -189,7 +193,10 @@ async def list_channel_messages(
     summary="Delete one message (emits messageDeleted to the room)",
     responses=responses(204, None, 404, description="Deleted"),
 )
-async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageIdPath, stored: HistoryDep) -> Response:
+async def delete_channel_message(
+    channel_id: ChannelIdPath, message_id: MessageIdPath, stored: HistoryDep, service: Service, caller: CallerDep
+) -> Response:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await stored.delete(require_uuid(channel_id, "channelId"), require_uuid(message_id, "messageId"))
     return Response(status_code=204)
 
@@ -201,6 +208,9 @@ async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageI
     summary="Delete every message of a channel (emits channelCleared to the room)",
     responses=responses(204, None, 404, description="Cleared"),
 )
-async def clear_channel_messages(channel_id: ChannelIdPath, stored: HistoryDep) -> Response:
+async def clear_channel_messages(
+    channel_id: ChannelIdPath, stored: HistoryDep, service: Service, caller: CallerDep
+) -> Response:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await stored.clear(require_uuid(channel_id, "channelId"))
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from ...messaging.service import MessagingService
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
 from .bodies import AgentRef, CreateServerBody
-from .deps import AgentIdPath, ServerIdPath, message_servers, messaging, require_uuid
+from .deps import AgentIdPath, CallerDep, ServerIdPath, ServiceDep, message_servers, messaging, require_uuid
 from .docs import responses
 from .responses import JsonResponse, ok
 
@@ -98,9 +98,14 @@ async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, se
     summary="The channels of a message server",
     responses=responses(200, schemas.Ok[schemas.ChannelList], 404),
 )
-async def list_server_channels(server_id: ServerIdPath, servers: Servers) -> JsonResponse:
+async def list_server_channels(
+    server_id: ServerIdPath, servers: Servers, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    """Under data isolation, only the channels the caller takes part in."""
     require_uuid(server_id, "serverId")
     found = await servers.channels(server_id)
+    visible = await service.access.visible(caller, [c.id for c in found])
+    found = [c for c in found if c.id in visible]
     return ok({"channels": [views.rest_channel(c) for c in found]})
 
 
