@@ -134,6 +134,7 @@ def test_rest_user_routes_refuse_agent_ids_and_agent_sources(server: ServerProce
     url = f"{server.url}/api/messaging/channels/{room}/messages"
     as_agent = httpx.post(url, json={"author_id": eliza, "content": "as the agent"})
     assert as_agent.status_code == 403 and as_agent.json()["error"]["code"] == "IDENTITY_MISMATCH"
+    assert as_agent.json()["error"]["field"] == "author_id"  # named as the REST caller spelled it
     muzzle = httpx.post(url, json={"author_id": new_id(), "content": "hush", "source_type": "agent_response"})
     assert muzzle.status_code == 403 and "agent_response" in muzzle.json()["error"]["message"]
     ingest = httpx.post(

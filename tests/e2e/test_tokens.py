@@ -116,6 +116,12 @@ def test_rest_callers_are_who_their_bearer_token_says(signed: ServerProcess) -> 
     bad = httpx.get(url, headers={"Authorization": "Bearer not.a.token"})
     assert bad.status_code == 401 and "Token refused" in bad.json()["message"]
     assert httpx.get(url).status_code == 200  # open by default: anonymous callers still read
+    victim = new_id()  # made an agent, the victim could no longer speak: only the server token registers agents
+    default = "00000000-0000-0000-0000-000000000000"
+    agents = f"{signed.url}/api/messaging/message-servers/{default}/agents"
+    registered = httpx.post(agents, headers=bearer(me), json={"agentId": victim})
+    assert registered.status_code == 403 and "server token" in registered.json()["error"]["message"]
+    assert httpx.post(url, json={"author_id": victim, "content": "still a person"}).status_code == 201
 
 
 async def test_require_auth_refuses_the_unproven(server_factory: Callable[..., ServerProcess], clients: Any) -> None:

@@ -45,6 +45,7 @@ class AgentRegistry:
             await self.messaging.store.add_server_agent(DEFAULT_SERVER_ID, agent.id)
             self.messaging.queue.subscribe(f"agent:{agent.id}", agent.on_message)
             log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
+        self.messaging.identity.forget_agents()
 
     async def close(self) -> None:
         for agent in self.agents.values():

@@ -9,6 +9,7 @@ agents' own ``source``. The same checks run for Socket.IO and REST.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from .presence import Presence
 
 AGENT_SOURCE = "agent_response"
+# How long a server's list of agents is trusted before it is read again (other nodes may register agents).
+AGENTS_TTL_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +63,30 @@ class Identity:
     def __init__(self, store: Store, presence: Presence) -> None:
         self._store = store
         self._presence = presence
+        self._agents: dict[str, tuple[float, frozenset[str]]] = {}  # server id -> (read at, agent ids)
 
     async def is_agent(self, entity_id: str, server_id: str = DEFAULT_SERVER_ID) -> bool:
         """An agent registered on the default server (every agent of this server) or on ``server_id``."""
-        servers = {DEFAULT_SERVER_ID, server_id}
-        for server in servers:
-            if any(same_id(entity_id, a) for a in await self._store.list_server_agents(server)):
+        wanted = entity_id.lower()
+        for server in {DEFAULT_SERVER_ID, server_id}:
+            if wanted in await self._agents_of(server):
                 return True
         return False
+
+    def forget_agents(self) -> None:
+        """Agents were registered or removed on this node: read them again."""
+        self._agents.clear()
+
+    async def _agents_of(self, server_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        cached = self._agents.get(server_id)
+        if cached is not None and now - cached[0] < AGENTS_TTL_S:
+            return cached[1]
+        agents = frozenset(a.lower() for a in await self._store.list_server_agents(server_id))
+        if len(self._agents) > 1000:  # one entry per message server; bounded all the same
+            self._agents.clear()
+        self._agents[server_id] = (now, agents)
+        return agents
 
     async def check_connect(self, caller: Caller) -> None:
         """A connection may not claim an agent's id without the server token."""

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ...messaging.agent_posts import ActionChanges, AgentPost, AgentPosts
+from ...messaging.errors import IdentityMismatch
 from ...messaging.service import MessagingService
 from . import schemas, views
 from .bodies import AgentMessageBody, IngestBody, UpdateActionBody
 from .deps import CallerDep, MessageIdPath, messaging, require_uuid
 from .docs import responses
-from .messages import rest_send_command
+from .messages import rest_field_names, rest_send_command
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["agent runtimes"])
@@ -106,7 +107,8 @@ async def ingest_external(body: IngestBody, service: Service, caller: CallerDep)
         metadata=metadata,
         in_reply_to=body.in_reply_to_message_id,
     )
-    result = await service.send(command, caller=caller)
+    with rest_field_names(IdentityMismatch):
+        result = await service.send(command, caller=caller)
     return JsonResponse(
         {
             "success": True,

@@ -7,13 +7,14 @@ broadcast as ``messageBroadcast`` and queued for the agents, exactly as over Soc
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from ...messaging import validation
-from ...messaging.errors import MessagingError
+from ...messaging.errors import IdentityMismatch, MessagingError
 from ...messaging.history import History
 from ...messaging.participants import Participants
 from ...messaging.reply_wait import send_watched
@@ -87,12 +88,20 @@ def rest_send_command(
         "metadata": meta,
         "inReplyTo": in_reply_to,
     }
-    try:
+    with rest_field_names():
         return validation.send(payload, socket_entity_id=None, limits=limits)
-    except MessagingError as exc:
+
+
+@contextmanager
+def rest_field_names(kind: type[MessagingError] = MessagingError) -> Iterator[None]:
+    """Errors about a send name the fields as a REST caller spelled them (author_id, not senderId)."""
+    try:
+        yield
+    except kind as exc:
         if exc.field in _REST_NAMES:
             rest_name = _REST_NAMES[exc.field]
-            exc.message = exc.message.replace(exc.field, rest_name, 1)
+            count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
+            exc.message = exc.message.replace(exc.field, rest_name, count)
             exc.field = rest_name
         raise
 
@@ -142,17 +151,20 @@ async def post_channel_message(
     )
     transport = body.transport or _MODES.get(body.mode or "", "websocket")
     if transport == "websocket":
-        return posted(await service.send(command, caller=caller))
+        with rest_field_names(IdentityMismatch):
+            return posted(await service.send(command, caller=caller))
     agents = await members.answering_agents(channel_id, command.sender_id, command.metadata)
     if transport == "http":
         async with AsyncExitStack() as stack:
-            result, queue = await send_watched(service, command, stack, caller=caller)
+            with rest_field_names(IdentityMismatch):
+                result, queue = await send_watched(service, command, stack, caller=caller)
             waiting_for = [] if result.duplicate else agents  # a retry: the reply went to the original
             reply = await agent_response(queue, agents=waiting_for, timeout_s=timeout_s, message_id=result.message.id)
         return posted(result, agentResponse=reply)
     stack = AsyncExitStack()
     try:
-        result, queue = await send_watched(service, command, stack, caller=caller)
+        with rest_field_names(IdentityMismatch):
+            result, queue = await send_watched(service, command, stack, caller=caller)
     except BaseException:
         await stack.aclose()
         raise

@@ -73,9 +73,11 @@ async def list_server_agents(server_id: ServerIdPath, servers: Servers) -> JsonR
     summary="Add an agent to a message server (registers it as an agent there)",
     responses=responses(201, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def add_server_agent(server_id: ServerIdPath, body: AgentRef, servers: Servers) -> JsonResponse:
+async def add_server_agent(
+    server_id: ServerIdPath, body: AgentRef, servers: Servers, caller: CallerDep
+) -> JsonResponse:
     require_uuid(server_id, "serverId")
-    await servers.add_agent(server_id, body.agentId)
+    await servers.add_agent(server_id, body.agentId, caller=caller)
     return ok(_agent_change(server_id, body.agentId, "Agent added to server successfully"), status=201)
 
 
@@ -85,10 +87,12 @@ async def add_server_agent(server_id: ServerIdPath, body: AgentRef, servers: Ser
     summary="Remove an agent from a message server",
     responses=responses(200, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, servers: Servers) -> JsonResponse:
+async def remove_server_agent(
+    server_id: ServerIdPath, agent_id: AgentIdPath, servers: Servers, caller: CallerDep
+) -> JsonResponse:
     require_uuid(server_id, "serverId")
     require_uuid(agent_id, "agentId")
-    await servers.remove_agent(server_id, agent_id)
+    await servers.remove_agent(server_id, agent_id, caller=caller)
     return ok(_agent_change(server_id, agent_id, "Agent removed from server successfully"))
 
 
