@@ -84,6 +84,17 @@ async def test_only_participants_join_post_and_hear(isolated: ServerProcess, cli
     assert [m["text"] for m in mallory.events("messageBroadcast")] == []
     history = httpx.get(f"{isolated.url}{API}/channels/{room}/messages", headers=bearer(alice_id)).json()
     assert [m["content"] for m in history["data"]["messages"]] == ["hello Alice"]
+    # removed again, Bob stops hearing the room (this node's sockets; his next join is refused)
+    removed = httpx.patch(
+        f"{isolated.url}{API}/channels/{room}", headers=bearer(alice_id), json={"participantCentralUserIds": [alice_id]}
+    )
+    assert removed.status_code == 200
+    await bob.event("channelUpdated")
+    assert (await alice.call("message", send(room, alice_id, "Bob has left")))["success"] is True
+    assert (await alice.event("messageBroadcast", where=lambda m: m["text"] == "Bob has left"))["senderId"] == alice_id
+    await bob.quiet()
+    assert "Bob has left" not in [m["text"] for m in bob.events("messageBroadcast")]
+    assert (await bob.call("message", join(room, bob_id)))["code"] == "FORBIDDEN"
 
 
 async def test_rest_reads_are_for_participants_and_anonymous_callers_read_nothing(

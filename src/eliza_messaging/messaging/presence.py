@@ -61,6 +61,15 @@ class Presence:
         state.rooms[channel_id] = entity_id or state.rooms.get(channel_id) or state.entity_id
         return fresh
 
+    def in_room(self, channel_id: str) -> list[tuple[str, Caller]]:
+        """This node's sockets in the room, with who each is."""
+        return [(sid, s.caller) for sid, s in self._sockets.items() if channel_id in s.rooms]
+
+    def leave(self, sid: str, channel_id: str) -> None:
+        state = self._sockets.get(sid)
+        if state is not None:
+            state.rooms.pop(channel_id, None)
+
     def disconnect(self, sid: str) -> SocketState | None:
         return self._sockets.pop(sid, None)
 
