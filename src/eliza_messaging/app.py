@@ -26,15 +26,17 @@ from .config import Settings
 from .fanout.base import NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
+from .gateway.callers import Authenticator
 from .gateway.eio3 import LegacyCompatibleAsyncServer
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
-from .gateway.http.auth import ApiKeyMiddleware
+from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
 from .gateway.logstream import LogStream
 from .gateway.socketio import SocketGateway
+from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
 from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
@@ -47,6 +49,8 @@ from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
 REPLY_WAIT_MARGIN_S = 30.0
+# The shortest HS256 secret accepted (RFC 7518 3.2: a key at least as long as the hash).
+MIN_JWT_SECRET_BYTES = 32
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Components:
     messaging: MessagingService
     agents: AgentRegistry
     logs: LogStream
+    authenticator: Authenticator
 
 
 def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
@@ -95,9 +100,11 @@ def build_components(settings: Settings) -> Components:
         limits,
         RateLimiter(settings.socket_rate, settings.socket_burst),
         relay=build_relay(settings),
+        isolation=settings.data_isolation,
     )
     logs = LogStream(messaging.fanout)
-    SocketGateway(sio, messaging, api_key=settings.server_api_key, logs=logs)
+    authenticator = build_authenticator(settings)
+    SocketGateway(sio, messaging, logs=logs, authenticator=authenticator)
     agents = AgentRegistry(
         load_characters(settings.characters),
         messaging,
@@ -109,7 +116,34 @@ def build_components(settings: Settings) -> Components:
             max_queued=settings.agent_lane_max,
         ),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs)
+    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """Sockets and REST calls learn who they are from the same credentials (SECURITY.md)."""
+    tokens = TokenSettings(
+        secret=settings.jwt_secret,
+        jwks_url=settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_ttl_s=settings.jwks_cache_s,
+    )
+    if tokens.secret is not None and len(tokens.secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise ValueError(
+            f"ELIZA_JWT_SECRET is {len(tokens.secret.encode())} bytes; HS256 needs at least {MIN_JWT_SECRET_BYTES}"
+            " (RFC 7518 3.2). Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if settings.require_auth and not (tokens.enabled or settings.server_auth_token):
+        raise ValueError(
+            "ELIZA_REQUIRE_AUTH=true needs a way to prove who you are: set ELIZA_JWT_SECRET or ELIZA_JWKS_URL"
+            " (signed tokens), or ELIZA_SERVER_AUTH_TOKEN."
+        )
+    return Authenticator(
+        api_key=settings.server_api_key,
+        server_token=settings.server_auth_token,
+        verifier=TokenVerifier(tokens) if tokens.enabled else None,
+        require_auth=settings.require_auth,
+    )
 
 
 def build_store(settings: Settings) -> Store:
@@ -177,7 +211,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
     for router in (messages, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
-    api.add_middleware(ApiKeyMiddleware, token=settings.server_auth_token)
+    api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
     # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.
     api.add_middleware(

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("ELIZA_SERVER_AUTH_TOKEN", "server_auth_token")
     )
     server_api_key: str | None = Field(None, validation_alias=AliasChoices("SERVER_API_KEY", "server_api_key"))
+    # identity and access (SECURITY.md): signed tokens, required auth, ElizaOS's data isolation
+    jwt_secret: str | None = Field(None, validation_alias=AliasChoices("ELIZA_JWT_SECRET", "jwt_secret"))
+    jwks_url: str | None = Field(None, validation_alias=AliasChoices("ELIZA_JWKS_URL", "jwks_url"))
+    jwks_cache_s: float = Field(300.0, gt=0, validation_alias=AliasChoices("ELIZA_JWKS_CACHE_SECONDS", "jwks_cache_s"))
+    jwt_issuer: str | None = Field(None, validation_alias=AliasChoices("ELIZA_JWT_ISSUER", "jwt_issuer"))
+    jwt_audience: str | None = Field(None, validation_alias=AliasChoices("ELIZA_JWT_AUDIENCE", "jwt_audience"))
+    require_auth: bool = Field(False, validation_alias=AliasChoices("ELIZA_REQUIRE_AUTH", "require_auth"))
+    data_isolation: bool = Field(False, validation_alias=AliasChoices("ENABLE_DATA_ISOLATION", "data_isolation"))
     allow_eio3: bool = Field(True, validation_alias=AliasChoices("ELIZA_ALLOW_EIO3", "allow_eio3"))
     max_message_chars: int = Field(
         100_000, validation_alias=AliasChoices("ELIZA_MAX_MESSAGE_CHARS", "max_message_chars")

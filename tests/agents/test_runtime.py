@@ -14,6 +14,7 @@ import pytest
 from eliza_messaging.agents import runtime
 from eliza_messaging.agents.character import character_from_dict
 from eliza_messaging.agents.runtime import Agent, AgentOptions
+from eliza_messaging.messaging.identity import Caller
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.models.base import GenerationRequest
 from eliza_messaging.protocol.commands import SendMessage
@@ -73,7 +74,8 @@ class Room:
                 client_message_id=None,
                 source="test",
                 metadata=dict(self.channel.metadata),
-            )
+            ),
+            caller=Caller(entity_id=self.user),
         )
         finished = await self.agent.on_message(sent.message, sent.channel)
         assert finished is not None, "the agent should take part in this channel"
@@ -290,7 +292,8 @@ async def test_an_agent_declines_a_channel_beyond_its_lanes(
             client_message_id=None,
             source="test",
             metadata=dict(other.metadata),
-        )
+        ),
+        caller=Caller(entity_id=room.user),
     )
     done = await room.agent.on_message(elsewhere.message, elsewhere.channel)
     assert done is not None

@@ -80,7 +80,7 @@ async def test_bad_input_gets_a_clear_error_by_event_and_callback(
     pushed = await client.event("messageError")
     assert pushed["error"] == ack["error"]
     # the same socket keeps working
-    ok = await client.call("message", send(new_id(), new_id(), "still fine"))
+    ok = await client.call("message", send(new_id(), SENDER, "still fine"))  # one socket speaks as one entity
     assert ok["success"] is True
 
 
@@ -94,15 +94,15 @@ async def test_typing_with_bad_ids_is_reported(server: ServerProcess, clients: A
 
 async def test_a_frame_over_the_limit_drops_only_that_client(server: ServerProcess, clients: Any) -> None:
     room = new_id()
-    bystander = await clients(server.url, transports=["websocket"])
+    bystander, bystander_id = await clients(server.url, transports=["websocket"]), new_id()
     await bystander.connected()
-    await bystander.call("message", join(room, new_id()))
+    await bystander.call("message", join(room, bystander_id))
     abuser = await clients(server.url, transports=["websocket"])
     await abuser.connected()
     await abuser.emit("message", send(room, new_id(), "y" * 1_500_000))
     report = await abuser.wait_for(lambda r: r["type"] == "disconnect", timeout=10)
     assert report["reason"] in ("transport close", "transport error")
-    ack = await bystander.call("message", send(room, new_id(), "still here"))
+    ack = await bystander.call("message", send(room, bystander_id, "still here"))
     assert ack["success"] is True
     assert [m["text"] for m in bystander.events("messageBroadcast")] == ["still here"]
 

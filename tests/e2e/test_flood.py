@@ -16,12 +16,12 @@ async def test_over_the_rate_each_message_is_either_stored_or_refused_with_the_w
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
     proc = server_factory({"ELIZA_SOCKET_RATE": "5", "ELIZA_SOCKET_BURST": "10"})
-    room, flooder_id = new_id(), new_id()
+    room, flooder_id, bystander_id = new_id(), new_id(), new_id()
     flooder = await clients(proc.url)
     await flooder.connected()
     bystander = await clients(proc.url)
     await bystander.connected()
-    await bystander.call("message", join(room, new_id()))
+    await bystander.call("message", join(room, bystander_id))
     outcomes = [await flooder.call("message", send(room, flooder_id, f"flood {i}")) for i in range(30)]
     stored = [o for o in outcomes if o["success"]]
     refused = [o for o in outcomes if not o["success"]]
@@ -30,7 +30,7 @@ async def test_over_the_rate_each_message_is_either_stored_or_refused_with_the_w
     assert all(o["retryAfterMs"] > 0 and "wait" in o["error"] for o in refused)
     history = httpx.get(f"{proc.url}/api/messaging/channels/{room}/messages", params={"limit": 100}).json()
     assert {m["id"] for m in history["data"]["messages"]} == {o["messageId"] for o in stored}
-    ok = await bystander.call("message", send(room, new_id(), "I am not slowed"))
+    ok = await bystander.call("message", send(room, bystander_id, "I am not slowed"))
     assert ok["success"] is True
 
 

@@ -83,15 +83,15 @@ async def test_old_clients_join_send_and_hear_the_agent(
 async def test_an_old_client_hears_a_modern_one_and_gets_identity_from_the_query(
     server: ServerProcess, clients: Any
 ) -> None:
-    room, entity = new_id(), new_id()
+    room, entity, talker_id = new_id(), new_id(), new_id()
     modern = await clients(server.url)
     await modern.connected()
-    await modern.call("message", join(room, new_id()))
+    await modern.call("message", join(room, talker_id))
 
     async def talk() -> None:
         await asyncio.sleep(1.0)
         await modern.call(
-            "message", {"type": 2, "payload": {"senderId": new_id(), "message": "hi old friend", "roomId": room}}
+            "message", {"type": 2, "payload": {"senderId": talker_id, "message": "hi old friend", "roomId": room}}
         )
 
     talker = asyncio.create_task(talk())

@@ -20,17 +20,17 @@ async def joined(clients: Any, url: str, room: str, entity: str | None = None, *
 
 
 async def test_broadcast_reaches_everyone_in_the_room_and_no_one_outside(server: ServerProcess, clients: Any) -> None:
-    room_a, room_b = new_id(), new_id()
-    alice = await joined(clients, server.url, room_a)
+    room_a, room_b, alice_id, carol_id = new_id(), new_id(), new_id(), new_id()
+    alice = await joined(clients, server.url, room_a, alice_id)
     bob = await joined(clients, server.url, room_a, transports=["websocket"])
-    carol = await joined(clients, server.url, room_b, transports=["polling"])
-    ack = await alice.call("message", send(room_a, new_id(), "for room a"))
+    carol = await joined(clients, server.url, room_b, carol_id, transports=["polling"])
+    ack = await alice.call("message", send(room_a, alice_id, "for room a"))
     seen_by_bob = await bob.event("messageBroadcast")
     assert seen_by_bob["text"] == "for room a" and seen_by_bob["id"] == ack["messageId"]
     assert "clientMessageId" not in seen_by_bob  # only the sender's copy carries it
     own = await alice.event("messageBroadcast")
     assert own["clientMessageId"] == ack["clientMessageId"]
-    await carol.call("message", send(room_b, new_id(), "for room b"))
+    await carol.call("message", send(room_b, carol_id, "for room b"))
     await carol.event("messageBroadcast")
     await bob.quiet()
     assert [m["text"] for m in bob.events("messageBroadcast")] == ["for room a"]
@@ -130,8 +130,9 @@ async def test_sending_without_joining_still_hears_the_room(server: ServerProces
     await lurker.connected()
     ack = await lurker.call("message", send(room, sender_id, "no join first"))
     assert ack["success"] is True
-    member = await joined(clients, server.url, room)
-    await member.call("message", send(room, new_id(), "reply"))
+    member_id = new_id()
+    member = await joined(clients, server.url, room, member_id)
+    await member.call("message", send(room, member_id, "reply"))
     got = await lurker.event("messageBroadcast", where=lambda m: m["text"] == "reply")
     assert got["roomId"] == room
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jwt
 
 from tests.conftest import new_id
 from tests.e2e.helpers import join
@@ -50,13 +51,13 @@ async def test_websocket_transport_reply_arrives_on_the_socket(server: ServerPro
 
 
 def test_sessions_and_their_history_survive_a_restart(server_factory: Callable[..., ServerProcess]) -> None:
-    proc = server_factory()
-    agent = eliza(proc.url)
+    proc = server_factory({"ELIZA_JWT_SECRET": "sessions-secret-of-at-least-32-bytes!"})
+    agent, user = eliza(proc.url), new_id()
     created = httpx.post(
         f"{proc.url}{API}",
         json={
             "agentId": agent,
-            "userId": new_id(),
+            "userId": user,
             "metadata": {"plan": "pro"},
             "timeoutConfig": {"timeoutMinutes": 45},
         },
@@ -80,4 +81,8 @@ def test_sessions_and_their_history_survive_a_restart(server_factory: Callable[.
         f"{proc.url}{API}/{sid}/messages", json={"content": "still there?", "transport": "http"}, timeout=30
     )
     assert again.status_code == 201 and again.json()["agentResponse"]["text"].strip()
-    assert [s["sessionId"] for s in httpx.get(f"{proc.url}{API}").json()["sessions"]] == [sid]
+    as_user = {
+        "Authorization": "Bearer "
+        + jwt.encode({"sub": user}, "sessions-secret-of-at-least-32-bytes!", algorithm="HS256")
+    }
+    assert [s["sessionId"] for s in httpx.get(f"{proc.url}{API}", headers=as_user).json()["sessions"]] == [sid]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from eliza_messaging.messaging.errors import AgentUnavailable, StorageUnavailable
+from eliza_messaging.messaging.identity import Caller
 from eliza_messaging.messaging.replies import Watch, await_reply
 from eliza_messaging.messaging.reply import Reply
 from eliza_messaging.messaging.service import MessagingService
@@ -61,16 +62,17 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     fanout = RecordingFanout()
     service = MessagingService(store, fanout, InProcessQueue())
     await service.start()
+    sender = new_id()
     command = SendMessage(
         channel_id=new_id(),
         server_id=DEFAULT_SERVER_ID,
-        sender_id=new_id(),
+        sender_id=sender,
         sender_name="Pat",
         text="hello",
         client_message_id=None,
         source="test",
     )
-    sent, watch = await service.send_watched(command)
+    sent, watch = await service.send_watched(command, caller=Caller(entity_id=sender))
     yield Setup(service, fanout, store, sent.channel, sent.message, watch)
     watch.close()
     await service.close()

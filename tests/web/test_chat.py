@@ -153,7 +153,8 @@ async def test_after_a_server_restart_the_page_rejoins_and_fills_the_gap(
     # Keep the page away (its reconnect attempts fail) until the other client has spoken.
     await chat.context.route("**/socket.io/**", lambda route: route.abort())
     server.start()
-    zoe = await clients(server.url, auth={"entityId": new_id()})
+    zoe_id = new_id()
+    zoe = await clients(server.url, auth={"entityId": zoe_id})
     await zoe.connected()
     ack = await zoe.call(
         "message",
@@ -162,7 +163,7 @@ async def test_after_a_server_restart_the_page_rejoins_and_fills_the_gap(
             "payload": {
                 "channelId": channel,
                 "messageServerId": DEFAULT_SERVER,
-                "senderId": new_id(),
+                "senderId": zoe_id,
                 "senderName": "Zoe",
                 "message": "sent while you were away",
                 "messageId": new_id(),

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..messaging.directory import AgentProfile
+from ..messaging.identity import SERVER
 from ..messaging.servers import MessageServers
 from ..messaging.service import MessagingService
 from ..models.factory import create_model
@@ -44,9 +45,10 @@ class AgentRegistry:
         """Register every agent on the default message server and subscribe it to the queue."""
         servers = MessageServers(self.messaging)
         for agent in self.agents.values():
-            await servers.add_agent(DEFAULT_SERVER_ID, agent.id)
+            await servers.add_agent(DEFAULT_SERVER_ID, agent.id, caller=SERVER)  # our own agents
             self.messaging.queue.subscribe(f"agent:{agent.id}", agent.on_message)
             log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
+        self.messaging.identity.forget_agents()
 
     async def close(self) -> None:
         for agent in self.agents.values():

@@ -15,11 +15,12 @@ import orjson
 import socketio
 
 from ..messaging import validation
-from ..messaging.errors import InvalidPayload, MessagingError, RateLimited
+from ..messaging.errors import IdentityMismatch, InvalidPayload, MessagingError, RateLimited
 from ..messaging.service import MessagingService
-from ..protocol import parse, payloads
+from ..protocol import payloads
 from ..protocol.types import Event, SocketMessageType
 from ..types import JsonObject
+from .callers import Authenticator, Refused
 from .logstream import LogStream
 
 log = logging.getLogger("eliza_messaging.events")
@@ -50,10 +51,11 @@ class SocketGateway:
         *,
         api_key: str | None = None,
         logs: LogStream | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.server = server
         self.messaging = messaging
-        self.api_key = api_key
+        self.authenticator = authenticator or Authenticator(api_key=api_key)
         self.logs = logs
         server.on("connect", self.on_connect)
         server.on("disconnect", self.on_disconnect)
@@ -71,26 +73,17 @@ class SocketGateway:
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         auth = auth if isinstance(auth, dict) else {}
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        entity_id = auth.get("entityId") or query.get("entityId")
-        if entity_id is not None and not parse.is_uuid(entity_id):
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"auth.entityId must be a UUID, but got {entity_id!r}; connect with auth: {{entityId: '<uuid>'}}"
-            )
-        if self.api_key:
-            offered = (
-                auth.get("apiKey")
-                or auth.get("token")
-                or query.get("apiKey")
-                or query.get("token")
-                or environ.get("HTTP_X_API_KEY")
-            )
-            if offered != self.api_key:
-                raise socketio.exceptions.ConnectionRefusedError(
-                    "This server needs an API key: connect with auth: {apiKey: '<SERVER_API_KEY>'}"
-                    " (or the x-api-key header)."
-                )
-        log.debug("connect", extra={"sid": sid, "entity_id": entity_id, "transport": query.get("transport")})
-        await self.messaging.connect(sid, entity_id)
+        headers = {"x-api-key": environ.get("HTTP_X_API_KEY"), "authorization": environ.get("HTTP_AUTHORIZATION")}
+        try:
+            caller = await self.authenticator.socket(auth, query, {k: v for k, v in headers.items() if v})
+            log.debug("connect", extra={"sid": sid, "entity_id": caller.entity_id, "transport": query.get("transport")})
+            await self.messaging.connect(sid, caller)
+        except Refused as exc:
+            log.info("connection refused", extra={"sid": sid, "reason": exc.reason})
+            raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None
+        except IdentityMismatch as exc:
+            log.info("connection refused", extra={"sid": sid, "reason": exc.message})
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         log.debug("disconnect", extra={"sid": sid, "reason": reason})
@@ -123,8 +116,9 @@ class SocketGateway:
         self._trace(Event.TYPING, sid, data)
 
         async def run() -> JsonObject:
-            command = validation.typing(data, socket_entity_id=self.messaging.presence.entity_of(sid))
-            await self.messaging.typing(sid, command)
+            caller = self.messaging.presence.caller(sid)
+            command = validation.typing(data, socket_entity_id=caller.entity_id)
+            await self.messaging.typing(sid, command, caller=caller)
             return payloads.ack_ok({})
 
         return await self._answer(sid, run, data)
@@ -194,14 +188,14 @@ class SocketGateway:
     # helpers ----------------------------------------------------------------------------
 
     async def _join(self, sid: str, body: Any) -> JsonObject:
-        entity = self.messaging.presence.entity_of(sid)
-        command = validation.join(body, socket_entity_id=entity, limits=self.messaging.limits)
-        return payloads.ack_ok(await self.messaging.join(sid, command))
+        caller = self.messaging.presence.caller(sid)
+        command = validation.join(body, socket_entity_id=caller.entity_id, limits=self.messaging.limits)
+        return payloads.ack_ok(await self.messaging.join(sid, command, caller=caller))
 
     async def _send(self, sid: str, body: Any) -> JsonObject:
-        entity = self.messaging.presence.entity_of(sid)
-        command = validation.send(body, socket_entity_id=entity, limits=self.messaging.limits)
-        result = await self.messaging.send(command, sid=sid)
+        caller = self.messaging.presence.caller(sid)
+        command = validation.send(body, socket_entity_id=caller.entity_id, limits=self.messaging.limits)
+        result = await self.messaging.send(command, sid=sid, caller=caller)
         ack = {**result.ack, "duplicate": result.duplicate}
         await self._emit(Event.MESSAGE_ACK, ack, sid)
         return payloads.ack_ok(ack)

@@ -4,7 +4,12 @@ An agent running outside this server posts its reply here. The reply is stored, 
 the room and handed to the other agents, and anyone on this node waiting for it (the ``http``
 and ``sse`` transports) is told, just as for a reply from an agent inside the server. Action
 messages (an agent's progress on a task) are broadcast but not handed to agents, and can be
-updated in place: the update is broadcast again under the same id.
+updated in place: the update is broadcast again under the same id; only messages created as
+actions can be, and only by their author (or the server token).
+
+Who may post here: the server token, a caller whose token names the author, or (open mode,
+no server token set) anyone: these are the agents' own routes, closed by setting
+``ELIZA_SERVER_AUTH_TOKEN``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from ..types import JsonObject
 from . import views
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
+from .identity import Caller, mismatch, same_id
 from .replies import ReplyEvent
 from .service import MessagingService
 from .validation import check_json, check_text
@@ -55,8 +61,9 @@ class AgentPosts:
         self._service = service
         self._store = service.store
 
-    async def submit(self, post: AgentPost) -> tuple[Message, bool]:
+    async def submit(self, post: AgentPost, *, caller: Caller) -> tuple[Message, bool]:
         """Store and publish an agent's reply; (the message, whether it was stored before)."""
+        await self._check_author(caller, post.author_id, post.channel_id)
         message, duplicate = await self._store_post(post)
         if duplicate:
             return message, True
@@ -79,24 +86,30 @@ class AgentPosts:
             replies.notify(ReplyEvent("done", post.author_id, post.channel_id, post.in_reply_to))
         return message, False
 
-    async def create_action(self, post: AgentPost) -> tuple[Message, bool]:
+    async def create_action(self, post: AgentPost, *, caller: Caller) -> tuple[Message, bool]:
         """Store and broadcast an action message (agents are not asked to answer it)."""
-        message, duplicate = await self._store_post(post)
+        await self._check_author(caller, post.author_id, post.channel_id)
+        message, duplicate = await self._store_post(post, action=True)
         if not duplicate:
             await self._broadcast(message, post.server_id)
         return message, duplicate
 
-    async def update_action(self, message_id: str, changes: ActionChanges) -> tuple[Message, str]:
+    async def update_action(self, message_id: str, changes: ActionChanges, *, caller: Caller) -> tuple[Message, str]:
         """The updated message and its channel's server id."""
         current = await self._store.get_message(message_id)
-        if current is None:
-            raise NotFound(f"Message {message_id} does not exist; create it with POST /api/messaging/action.")
+        if current is None or current.raw_message.get(ACTION_MARK) is not True:
+            raise NotFound(
+                f"Message {message_id} is not an action message (or does not exist); only messages created with"
+                " POST /api/messaging/action can be updated here.",
+                field="messageId",
+            )
+        await self._check_author(caller, current.author_id, current.channel_id)
         limits = self._service.limits
         if changes.content is not None:
             check_text(changes.content, "content", limits)
         raw = current.raw_message
         if changes.raw_message is not None:
-            raw = {**current.raw_message, **_raw(changes.raw_message)}
+            raw = {**current.raw_message, **_raw(changes.raw_message), ACTION_MARK: True}
             check_json(raw, "raw_message", limits)
         metadata = current.metadata
         if changes.metadata is not None:
@@ -117,7 +130,15 @@ class AgentPosts:
         await self._broadcast(stored, server_id)
         return stored, server_id
 
-    async def _store_post(self, post: AgentPost) -> tuple[Message, bool]:
+    async def _check_author(self, caller: Caller, author_id: str, channel_id: str) -> None:
+        """The server token, or the author itself (a verified token); anyone on an open server without one."""
+        if caller.trusted:
+            return
+        if caller.entity_id is not None and not same_id(caller.entity_id, author_id):
+            raise mismatch("author_id", author_id, caller)
+        await self._service.access.may_enter(caller, channel_id)
+
+    async def _store_post(self, post: AgentPost, *, action: bool = False) -> tuple[Message, bool]:
         limits = self._service.limits
         if not post.content.strip():
             raise InvalidPayload("content is empty: an agent message needs some text.", field="content")
@@ -140,6 +161,10 @@ class AgentPosts:
         attachments = raw.get("attachments") or post.metadata.get("attachments") or []
         raw.update(senderName=name, source=post.source_type, serverId=channel.message_server_id)
         raw["attachments"] = attachments if isinstance(attachments, list) else []
+        if action:
+            raw[ACTION_MARK] = True
+        else:
+            raw.pop(ACTION_MARK, None)
         check_json(raw, "raw_message", limits)
         now = now_ms()
         trigger = await self._store.get_message(post.in_reply_to) if post.in_reply_to else None
@@ -166,6 +191,10 @@ class AgentPosts:
             "rawMessage": message.raw_message,
         }
         await self._service.fanout.emit(Event.MESSAGE_BROADCAST, payload, room=message.channel_id)
+
+
+# Marks, in the stored raw message, a message created by POST /action: the only kind PATCH /action changes.
+ACTION_MARK = "isActionMessage"
 
 
 def _agent_name(metadata: JsonObject) -> str:

@@ -107,6 +107,11 @@ class ChannelCache:
             await self.add_member(channel_id, participant)
         return channel
 
+    def knows_member(self, channel_id: str, entity_id: str) -> bool:
+        """True when ``entity_id`` is known to be a stored member (False: unknown, ask the store)."""
+        known = self._members.get(channel_id)
+        return known is not None and entity_id in known
+
     async def add_member(self, channel_id: str, entity_id: str) -> None:
         known = self._members.get(channel_id)
         if known is not None and entity_id in known:

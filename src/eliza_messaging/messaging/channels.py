@@ -7,6 +7,7 @@ cache is kept in step with every change made here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,14 @@ from ..types import JsonObject
 from . import views
 from .clock import new_id, now_ms
 from .errors import Conflict, InvalidPayload, NotFound
+from .identity import Caller
 from .servers import MessageServers
 from .validation import check_json
 
 if TYPE_CHECKING:
     from .service import MessagingService
+
+log = logging.getLogger(__name__)
 
 # Metadata keys that name the user or agent a message or DM is meant for (ElizaOS clients use all four).
 TARGET_KEYS = ("targetUserId", "recipientId", "forAgent", "agentId")
@@ -86,7 +90,11 @@ class Channels:
         self._service = service
         self._store = service.store
 
-    async def create(self, spec: ChannelSpec) -> Channel:
+    async def create(self, spec: ChannelSpec, *, caller: Caller) -> Channel:
+        """A caller with an entity becomes the channel's first participant (under isolation, its only way in)."""
+        access = self._service.access
+        if access.restricted(caller):
+            access.identified(caller, spec.channel_id or "(new)")
         await MessageServers(self._service).require(spec.server_id)
         meta = spec.metadata or {}
         check_json(meta, "metadata", self._service.limits)
@@ -111,7 +119,7 @@ class Channels:
                 created_at=now,
                 updated_at=now,
             ),
-            participants=list(dict.fromkeys(spec.participants)),
+            participants=list(dict.fromkeys([*([caller.entity_id] if caller.entity_id else []), *spec.participants])),
         )
         self._service.channels.forget(channel.id)
         return self._service.channels.remember(channel)
@@ -146,7 +154,21 @@ class Channels:
         await self._service.fanout.emit(
             Event.CHANNEL_UPDATED, payloads.channel_updated(channel_id, views.channel_payload(stored)), room=channel_id
         )
+        if changes.participants is not None and self._service.access.isolation:
+            await self._evict_outsiders(channel_id, changes.participants)  # told first, then out
         return stored
+
+    async def _evict_outsiders(self, channel_id: str, participants: Sequence[str]) -> None:
+        """Under isolation, sockets of this node whose entity is no longer a participant stop hearing the room."""
+        members = {p.lower() for p in participants}
+        for sid, caller in self._service.presence.in_room(channel_id):
+            if caller.trusted or (caller.entity_id is not None and caller.entity_id.lower() in members):
+                continue
+            self._service.presence.leave(sid, channel_id)
+            try:
+                await self._service.fanout.leave_room(sid, channel_id)
+            except Exception:  # the socket went away meanwhile
+                log.debug("leave_room failed", extra={"sid": sid, "channel": channel_id})
 
     async def delete(self, channel_id: str) -> None:
         await self.require(channel_id)

@@ -9,6 +9,7 @@ from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel
 from .clock import now_ms
 from .errors import InvalidPayload
+from .identity import Caller
 
 if TYPE_CHECKING:
     from .service import MessagingService
@@ -28,8 +29,13 @@ class DirectMessages:
         self._service = service
         self._store = service.store
 
-    async def channel(self, current_user: str, target_user: str, server_id: str) -> Channel:
-        """Find or create the DM channel of two users (same pair, either order, same channel)."""
+    async def channel(self, current_user: str, target_user: str, server_id: str, *, caller: Caller) -> Channel:
+        """Find or create the DM channel of two users (same pair, either order, same channel).
+
+        The caller is ``current_user``; under isolation only the two parties may open it."""
+        await self._service.identity.check(caller, current_user, "currentUserId")
+        if self._service.access.restricted(caller):
+            self._service.access.identified(caller, "DM")
         if current_user.lower() == target_user.lower():
             raise InvalidPayload(
                 "currentUserId and targetUserId are the same: a DM channel needs two different users.",

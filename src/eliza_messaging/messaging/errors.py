@@ -38,6 +38,20 @@ class Unauthorized(MessagingError):
     status = 401
 
 
+class IdentityMismatch(MessagingError):
+    """A caller named someone else as sender, user or entity; nothing was stored or broadcast."""
+
+    code = "IDENTITY_MISMATCH"
+    status = 403
+
+
+class Forbidden(MessagingError):
+    """Data isolation: the caller is not a participant of the channel it asked for."""
+
+    code = "FORBIDDEN"
+    status = 403
+
+
 class StorageUnavailable(MessagingError):
     """The message could not be stored; it was neither broadcast nor acknowledged."""
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .identity import Caller
+
+SEED_BASIS = "the first entity this socket used"
+
 
 @dataclass(slots=True)
 class SocketState:
-    entity_id: str | None
+    caller: Caller
     rooms: dict[str, str | None] = field(default_factory=dict)  # channel id -> entity id used there
+
+    @property
+    def entity_id(self) -> str | None:
+        return self.caller.entity_id
 
 
 class Presence:
@@ -17,8 +25,8 @@ class Presence:
     def __init__(self) -> None:
         self._sockets: dict[str, SocketState] = {}
 
-    def connect(self, sid: str, entity_id: str | None) -> SocketState:
-        state = SocketState(entity_id)
+    def connect(self, sid: str, caller: Caller) -> SocketState:
+        state = SocketState(caller)
         self._sockets[sid] = state
         return state
 
@@ -30,6 +38,20 @@ class Presence:
         state = self._sockets.get(sid)
         return state.entity_id if state else None
 
+    def caller(self, sid: str) -> Caller:
+        """Who the socket is; a socket that is gone is nobody."""
+        state = self._sockets.get(sid)
+        return state.caller if state else Caller()
+
+    def bind(self, sid: str, entity_id: str) -> Caller | None:
+        """A socket without a handshake entity becomes the first entity it uses; its caller after that."""
+        state = self._sockets.get(sid)
+        if state is None:
+            return None
+        if state.caller.entity_id is None and not state.caller.trusted:
+            state.caller = Caller(entity_id, verified=False, basis=SEED_BASIS)
+        return state.caller
+
     def join(self, sid: str, channel_id: str, entity_id: str | None) -> bool:
         """Record the join; True when the socket was not in the room already (False if it is gone)."""
         state = self._sockets.get(sid)
@@ -38,6 +60,15 @@ class Presence:
         fresh = channel_id not in state.rooms
         state.rooms[channel_id] = entity_id or state.rooms.get(channel_id) or state.entity_id
         return fresh
+
+    def in_room(self, channel_id: str) -> list[tuple[str, Caller]]:
+        """This node's sockets in the room, with who each is."""
+        return [(sid, s.caller) for sid, s in self._sockets.items() if channel_id in s.rooms]
+
+    def leave(self, sid: str, channel_id: str) -> None:
+        state = self._sockets.get(sid)
+        if state is not None:
+            state.rooms.pop(channel_id, None)
 
     def disconnect(self, sid: str) -> SocketState | None:
         return self._sockets.pop(sid, None)

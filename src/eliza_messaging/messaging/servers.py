@@ -8,7 +8,8 @@ from ..protocol.types import DEFAULT_SERVER_ID
 from ..records import Channel, MessageServer
 from ..types import JsonObject
 from .clock import new_id, now_ms
-from .errors import Conflict, NotFound
+from .errors import Conflict, Forbidden, NotFound
+from .identity import Caller
 from .validation import check_json
 
 if TYPE_CHECKING:
@@ -61,14 +62,31 @@ class MessageServers:
         await self.require(server_id)
         return await self._store.list_server_agents(server_id)
 
-    async def add_agent(self, server_id: str, agent_id: str) -> None:
+    async def add_agent(self, server_id: str, agent_id: str, *, caller: Caller) -> None:
+        self._may_register(caller)
         await self.require(server_id)
         await self._store.add_server_agent(server_id, agent_id)
+        self._service.identity.forget_agents()
 
-    async def remove_agent(self, server_id: str, agent_id: str) -> None:
+    async def remove_agent(self, server_id: str, agent_id: str, *, caller: Caller) -> None:
+        self._may_register(caller)
         await self.require(server_id)
         if not await self._store.remove_server_agent(server_id, agent_id):
             raise NotFound(f"Agent {agent_id} is not on message server {server_id}.", field="agentId")
+        self._service.identity.forget_agents()
+
+    def _may_register(self, caller: Caller) -> None:
+        """Who is an agent decides who may speak as whom: on a guarded server only the server token says so.
+
+        Open (no isolation, anonymous callers): anyone, as in ElizaOS. A caller who showed a token, or
+        any caller under isolation, would otherwise make any user an agent and so silence them."""
+        if caller.trusted or (caller.entity_id is None and not self._service.access.isolation):
+            return
+        raise Forbidden(
+            "Registering or removing an agent on a message server needs the server token"
+            " (X-API-KEY: <ELIZA_SERVER_AUTH_TOKEN>), since agents may not be spoken for by users.",
+            field="agentId",
+        )
 
     async def channels(self, server_id: str) -> list[Channel]:
         await self.require(server_id)

@@ -19,9 +19,11 @@ from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
 from ..types import JsonObject
 from . import views
+from .access import Access
 from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
+from .identity import Caller, Identity
 from .presence import Presence
 from .ratelimit import RateLimiter
 from .replies import ReplyWatchers, Watch
@@ -48,8 +50,11 @@ class MessagingService:
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
         relay: NodeRelay | None = None,
+        *,
+        isolation: bool = False,
     ) -> None:
-        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only."""
+        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only.
+        ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``)."""
         self.store = store
         self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
@@ -58,6 +63,8 @@ class MessagingService:
         self.channels = ChannelCache(store)
         self.presence = Presence()
         self.replies = ReplyWatchers(relay)
+        self.identity = Identity(store, self.presence)
+        self.access = Access(store, self.channels, isolation=isolation)
 
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
@@ -78,9 +85,11 @@ class MessagingService:
 
     # connections ------------------------------------------------------------------------
 
-    async def connect(self, sid: str, entity_id: str | None) -> None:
-        self.presence.connect(sid, entity_id)
-        if entity_id:  # ElizaOS sends this one first
+    async def connect(self, sid: str, caller: Caller) -> None:
+        """Raises IdentityMismatch when the caller claims an agent's id without the server token."""
+        await self.identity.check_connect(caller)
+        self.presence.connect(sid, caller)
+        if entity_id := caller.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 
@@ -100,7 +109,12 @@ class MessagingService:
 
     # joining ----------------------------------------------------------------------------
 
-    async def join(self, sid: str, command: JoinChannel) -> JsonObject:
+    async def join(self, sid: str, command: JoinChannel, *, caller: Caller) -> JsonObject:
+        if command.entity_id:
+            caller = await self.identity.check(
+                caller, command.entity_id, "entityId", sid=sid, server_id=command.server_id
+            )
+        await self.access.may_enter(caller, command.channel_id)
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.entity_id)
         if command.agent_id:  # the client brings an agent into the channel (ElizaOS: agentId on join)
             await self._add_member(command.channel_id, command.agent_id)
@@ -120,8 +134,12 @@ class MessagingService:
 
     # sending ----------------------------------------------------------------------------
 
-    async def send(self, command: SendMessage, *, sid: str | None = None) -> SendResult:
+    async def send(self, command: SendMessage, *, caller: Caller, sid: str | None = None) -> SendResult:
         """Store, broadcast, hand to agents; a retry of a stored client id changes nothing."""
+        caller = await self.identity.check(
+            caller, command.sender_id, "senderId", sid=sid, server_id=command.server_id, source=command.source
+        )
+        await self.access.may_enter(caller, command.channel_id)
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.sender_id)
         now = now_ms()
         raw: JsonObject = {
@@ -202,19 +220,21 @@ class MessagingService:
         """An agent's reply to ``trigger``, to use as ``async with``: see ``reply.Reply`` for what the room sees."""
         return Reply(self, agent_id, agent_name, channel, trigger)
 
-    async def send_watched(self, command: SendMessage) -> tuple[SendResult, Watch]:
+    async def send_watched(self, command: SendMessage, *, caller: Caller) -> tuple[SendResult, Watch]:
         """Send, and watch for the agents' answer before any agent can run; close the watch when done.
 
         ``send`` returns right after handing the message to the queue without yielding to the
         event loop, and opening a watch does not yield either, so no agent step on this node can
         happen in between. Keep it that way: nothing may be awaited between the two lines.
         """
-        result = await self.send(command)
+        result = await self.send(command, caller=caller)
         return result, self.replies.watch(result.message.id)
 
     # typing -----------------------------------------------------------------------------
 
-    async def typing(self, sid: str, command: Typing) -> None:
+    async def typing(self, sid: str, command: Typing, *, caller: Caller) -> None:
+        caller = await self.identity.check(caller, command.user_id, "userId", sid=sid)
+        await self.access.may_read(caller, command.channel_id)
         await self.fanout.emit(
             Event.USER_TYPING,
             payloads.user_typing(command.user_id, command.channel_id, command.is_typing),

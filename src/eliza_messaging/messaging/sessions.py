@@ -28,6 +28,7 @@ from .errors import (
     SessionRenewalFailed,
     SessionValidationError,
 )
+from .identity import Caller, same_id
 from .replies import Watch
 from .service import MessagingService, SendResult
 from .validation import check_json, check_text, display_name
@@ -209,7 +210,13 @@ class Sessions:
     # lifecycle --------------------------------------------------------------------------
 
     async def create(
-        self, *, agent_id: object, user_id: object, metadata: object = None, timeout_config: object = None
+        self,
+        *,
+        agent_id: object,
+        user_id: object,
+        caller: Caller,
+        metadata: object = None,
+        timeout_config: object = None,
     ) -> ChatSession:
         if not isinstance(agent_id, str) or not isinstance(user_id, str):
             missing = [n for n, v in (("agentId", agent_id), ("userId", user_id)) if not isinstance(v, str)]
@@ -219,6 +226,9 @@ class Sessions:
                 raise SessionValidationError(f"Invalid UUID format for field '{name}'", field=name)
         if agent_id not in await self._store.list_server_agents(DEFAULT_SERVER_ID):
             raise SessionAgentNotFound(f"Agent with ID '{agent_id}' not found", field="agentId")
+        await self._service.identity.check(caller, user_id, "userId")
+        if self._service.access.restricted(caller):
+            self._service.access.identified(caller, "(new session)")
         meta = _session_metadata(metadata)
         self._check_json(meta, "metadata")
         policy = merge_policy(timeout_config, TimeoutPolicy())
@@ -267,33 +277,34 @@ class Sessions:
         await self._store.save_session(session)
         return session
 
-    async def get(self, session_id: str) -> ChatSession:
-        """The session while it is active: 404 when unknown, 410 once expired."""
+    async def get(self, session_id: str, *, caller: Caller) -> ChatSession:
+        """The session while it is active: 404 when unknown, 410 once expired; under isolation, its parties'."""
         session = await self._store.get_session(session_id)
         if session is None:
             raise SessionNotFound(f"Session with ID '{session_id}' not found")
+        self._check_party(session, caller)
         if session.expires_at <= self.now():
             raise SessionExpired(f"Session '{session_id}' expired at {iso(session.expires_at)}")
         return session
 
-    async def renew(self, session_id: str) -> ChatSession:
+    async def renew(self, session_id: str, *, caller: Caller) -> ChatSession:
         """Manual renewal, allowed even with auto-renew off; refused past the maximum duration."""
-        session = await self.get(session_id)
+        session = await self.get(session_id, caller=caller)
         fresh = renewed(session, self.now(), force=True)
         if fresh is None:
             raise SessionRenewalFailed(f"Cannot renew session '{session_id}': Maximum duration reached")
         await self._store.save_session(fresh)
         return fresh
 
-    async def heartbeat(self, session_id: str) -> ChatSession:
-        session = await self.get(session_id)
+    async def heartbeat(self, session_id: str, *, caller: Caller) -> ChatSession:
+        session = await self.get(session_id, caller=caller)
         now = self.now()
         fresh = renewed(session, now) or replace(session, last_activity=now)
         await self._store.save_session(fresh)
         return fresh
 
-    async def update_timeout(self, session_id: str, config: object) -> ChatSession:
-        session = await self.get(session_id)
+    async def update_timeout(self, session_id: str, config: object, *, caller: Caller) -> ChatSession:
+        session = await self.get(session_id, caller=caller)
         if isinstance(config, Mapping):
             timeout = _minutes(config, "timeoutMinutes")
             if timeout is not None and not MIN_TIMEOUT_MINUTES <= timeout <= MAX_TIMEOUT_MINUTES:
@@ -314,12 +325,37 @@ class Sessions:
         await self._store.save_session(fresh)
         return fresh
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, session_id: str, *, caller: Caller) -> None:
+        found = await self._store.get_session(session_id)
+        if found is not None:
+            self._check_party(found, caller)
         if not await self._store.delete_session(session_id):
             raise SessionNotFound(f"Session with ID '{session_id}' not found")
 
     async def active(self) -> list[ChatSession]:
         return await self._store.list_sessions(active_at=self.now())
+
+    async def visible(self, caller: Caller) -> tuple[list[ChatSession], int, int]:
+        """(the caller's active sessions, its stored sessions, its active ones); all of them for the server token.
+
+        Even on an open server a list of everyone's sessions is not handed to anyone who asks."""
+        if caller.trusted:
+            stored, live, _ = await self.counts()
+            return await self.active(), stored, live
+        if caller.entity_id is None:
+            return [], 0, 0
+        mine = [s for s in await self._store.list_sessions() if same_id(s.user_id, caller.entity_id)]
+        now = self.now()
+        active = [s for s in mine if s.expires_at > now]
+        return active, len(mine), len(active)
+
+    def _check_party(self, session: ChatSession, caller: Caller) -> None:
+        access = self._service.access
+        if not access.restricted(caller):
+            return
+        entity = access.identified(caller, session.channel_id)
+        if not (same_id(entity, session.user_id) or same_id(entity, session.agent_id)):
+            raise SessionNotFound(f"Session with ID '{session.id}' not found")
 
     async def counts(self) -> tuple[int, int, int]:
         """(stored, active, expiring soon)."""
@@ -333,11 +369,12 @@ class Sessions:
         *,
         content: object,
         attachments: object = None,
+        caller: Caller,
         metadata: object = None,
         watch: bool = False,
     ) -> SessionSend:
         """Store and broadcast a user message; with ``watch``, also watch for the agent's answer."""
-        session = await self.get(session_id)
+        session = await self.get(session_id, caller=caller)
         text = self._content(content)
         extra = _session_metadata(metadata)
         self._check_json(extra, "metadata")
@@ -363,15 +400,21 @@ class Sessions:
             target_user_id=session.agent_id,
         )
         if not watch:
-            return SessionSend(session, await self._service.send(command), was_renewed, None)
-        result, watching = await self._service.send_watched(command)
+            return SessionSend(session, await self._service.send(command, caller=caller), was_renewed, None)
+        result, watching = await self._service.send_watched(command, caller=caller)
         return SessionSend(session, result, was_renewed, watching)
 
     async def history(
-        self, session_id: str, *, limit: int = DEFAULT_PAGE, before: int | None = None, after: int | None = None
+        self,
+        session_id: str,
+        *,
+        caller: Caller,
+        limit: int = DEFAULT_PAGE,
+        before: int | None = None,
+        after: int | None = None,
     ) -> SessionPage:
         """Newest first; with only ``after``, the oldest page after it (forward paging), still newest first."""
-        session = await self.get(session_id)
+        session = await self.get(session_id, caller=caller)
         size = min(MAX_PAGE, max(1, limit))
         if after is not None and before is None:
             rows = await self._store.list_messages_after(session.channel_id, after=after, limit=size + 1)

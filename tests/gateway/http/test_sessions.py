@@ -245,7 +245,10 @@ async def test_list_health_and_delete(app: App, fake_agent: FakeAgent, clock: Cl
     health = (await app.client.get(f"{API}/health")).json()
     assert health["status"] == "healthy" and health["activeSessions"] == 2 and health["expiringSoon"] == 1
     clock.advance(2)
-    listed = (await app.client.get(API)).json()
+    assert (await app.client.get(API)).json()["sessions"] == []  # anonymous callers list nobody's sessions
+    app.asgi.components.authenticator.server_token = "server-token"  # the server token lists them all
+    listed = (await app.client.get(API, headers={"X-API-KEY": "server-token"})).json()
+    app.asgi.components.authenticator.server_token = None
     assert [s["sessionId"] for s in listed["sessions"]] == [keep["sessionId"]] and listed["total"] == 1
     assert listed["stats"] == {"totalSessions": 2, "activeSessions": 1, "expiredSessions": 1}
     deleted = await app.client.delete(f"{API}/{keep['sessionId']}")

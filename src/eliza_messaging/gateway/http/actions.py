@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ...messaging.agent_posts import ActionChanges, AgentPost, AgentPosts
+from ...messaging.errors import IdentityMismatch
 from ...messaging.service import MessagingService
 from . import schemas, views
 from .bodies import AgentMessageBody, IngestBody, UpdateActionBody
-from .deps import MessageIdPath, messaging, require_uuid
+from .deps import CallerDep, MessageIdPath, messaging, require_uuid
 from .docs import responses
-from .messages import rest_send_command
+from .messages import rest_field_names, rest_send_command
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["agent runtimes"])
@@ -49,8 +50,8 @@ def _post(body: AgentMessageBody) -> AgentPost:
     description="Stored, broadcast to the channel as messageBroadcast, and handed to the other agents.",
     responses=responses(201, schemas.Ok[schemas.MessageView], 409),
 )
-async def submit(body: AgentMessageBody, posts: Posts) -> JsonResponse:
-    message, _ = await posts.submit(_post(body))  # a retry with the same messageId returns the original
+async def submit(body: AgentMessageBody, posts: Posts, caller: CallerDep) -> JsonResponse:
+    message, _ = await posts.submit(_post(body), caller=caller)  # a retry with the same messageId returns the original
     return ok(views.rest_message(message, body.message_server_id), status=201)
 
 
@@ -60,8 +61,8 @@ async def submit(body: AgentMessageBody, posts: Posts) -> JsonResponse:
     summary="Post an action message (an agent's progress), to be updated in place later",
     responses=responses(201, schemas.Ok[schemas.MessageView], 409),
 )
-async def create_action(body: AgentMessageBody, posts: Posts) -> JsonResponse:
-    message, _ = await posts.create_action(_post(body))
+async def create_action(body: AgentMessageBody, posts: Posts, caller: CallerDep) -> JsonResponse:
+    message, _ = await posts.create_action(_post(body), caller=caller)
     return ok(views.rest_message(message, body.message_server_id), status=201)
 
 
@@ -70,7 +71,9 @@ async def create_action(body: AgentMessageBody, posts: Posts) -> JsonResponse:
     summary="Update an action message in place (broadcast again under the same id)",
     responses=responses(200, schemas.Ok[schemas.MessageView], 404),
 )
-async def update_action(message_id: MessageIdPath, body: UpdateActionBody, posts: Posts) -> JsonResponse:
+async def update_action(
+    message_id: MessageIdPath, body: UpdateActionBody, posts: Posts, caller: CallerDep
+) -> JsonResponse:
     changes = ActionChanges(
         content=body.content,
         raw_message=body.raw_message,
@@ -78,7 +81,7 @@ async def update_action(message_id: MessageIdPath, body: UpdateActionBody, posts
         in_reply_to=body.in_reply_to_message_id,
         metadata=body.metadata,
     )
-    message, server_id = await posts.update_action(require_uuid(message_id, "messageId"), changes)
+    message, server_id = await posts.update_action(require_uuid(message_id, "messageId"), changes, caller=caller)
     return ok(views.rest_message(message, server_id))
 
 
@@ -88,7 +91,7 @@ async def update_action(message_id: MessageIdPath, body: UpdateActionBody, posts
     summary="Ingest a message from another platform (stored, broadcast and handed to the agents)",
     responses=responses(202, schemas.Ingested),
 )
-async def ingest_external(body: IngestBody, service: Service) -> JsonResponse:
+async def ingest_external(body: IngestBody, service: Service, caller: CallerDep) -> JsonResponse:
     metadata = dict(body.metadata or {})
     if body.source_id is not None:
         metadata.setdefault("sourceId", body.source_id)
@@ -104,7 +107,8 @@ async def ingest_external(body: IngestBody, service: Service) -> JsonResponse:
         metadata=metadata,
         in_reply_to=body.in_reply_to_message_id,
     )
-    result = await service.send(command)
+    with rest_field_names(IdentityMismatch):
+        result = await service.send(command, caller=caller)
     return JsonResponse(
         {
             "success": True,

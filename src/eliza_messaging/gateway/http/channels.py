@@ -17,7 +17,7 @@ from ...messaging.titles import Titles
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
 from .bodies import AgentRef, CreateChannelBody, UpdateChannelBody
-from .deps import AgentIdPath, ChannelIdPath, channels, participants, require_uuid, titles
+from .deps import AgentIdPath, CallerDep, ChannelIdPath, ServiceDep, channels, participants, require_uuid, titles
 from .docs import responses
 from .responses import JsonResponse, ok
 
@@ -48,9 +48,9 @@ def _spec(body: CreateChannelBody) -> ChannelSpec:
     summary="Create a channel (optionally with your own id and its participants)",
     responses=responses(201, schemas.Ok[schemas.ChannelView], 404, 409),
 )
-async def create_channel(body: CreateChannelBody, channels: ChannelsDep) -> JsonResponse:
+async def create_channel(body: CreateChannelBody, channels: ChannelsDep, caller: CallerDep) -> JsonResponse:
     """``data`` is the channel itself, as ElizaOS answers (its web client opens ``data.id``)."""
-    channel = await channels.create(_spec(body))
+    channel = await channels.create(_spec(body), caller=caller)
     return ok(views.rest_channel(channel), status=201)
 
 
@@ -60,7 +60,10 @@ async def create_channel(body: CreateChannelBody, channels: ChannelsDep) -> Json
     summary="A channel's details",
     responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
 )
-async def channel_details(channel_id: ChannelIdPath, channels: ChannelsDep) -> JsonResponse:
+async def channel_details(
+    channel_id: ChannelIdPath, channels: ChannelsDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     channel = await channels.require(require_uuid(channel_id, "channelId"))
     return ok(views.rest_channel(channel))
 
@@ -71,7 +74,10 @@ async def channel_details(channel_id: ChannelIdPath, channels: ChannelsDep) -> J
     summary="Change a channel's name, type, topic, metadata or participants (emits channelUpdated)",
     responses=responses(200, schemas.Ok[schemas.ChannelView], 404),
 )
-async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, channels: ChannelsDep) -> JsonResponse:
+async def update_channel(
+    channel_id: ChannelIdPath, body: UpdateChannelBody, channels: ChannelsDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     changes = ChannelChanges(
         name=body.name,
         type=body.type,
@@ -90,7 +96,10 @@ async def update_channel(channel_id: ChannelIdPath, body: UpdateChannelBody, cha
     summary="Delete a channel with its messages (emits channelDeleted)",
     responses=responses(204, None, 404, description="Deleted"),
 )
-async def delete_channel(channel_id: ChannelIdPath, channels: ChannelsDep) -> Response:
+async def delete_channel(
+    channel_id: ChannelIdPath, channels: ChannelsDep, service: ServiceDep, caller: CallerDep
+) -> Response:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await channels.delete(require_uuid(channel_id, "channelId"))
     return Response(status_code=204)
 
@@ -101,7 +110,10 @@ async def delete_channel(channel_id: ChannelIdPath, channels: ChannelsDep) -> Re
     summary="The channel's participants (entity ids)",
     responses=responses(200, schemas.Ok[list[str]], 404),
 )
-async def channel_participants(channel_id: ChannelIdPath, members: ParticipantsDep) -> JsonResponse:
+async def channel_participants(
+    channel_id: ChannelIdPath, members: ParticipantsDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     """``data`` is the list of ids itself, as ElizaOS answers."""
     return ok(await members.of(require_uuid(channel_id, "channelId")))
 
@@ -112,7 +124,10 @@ async def channel_participants(channel_id: ChannelIdPath, members: ParticipantsD
     summary="The channel's participants, and which of them are agents",
     responses=responses(200, schemas.Ok[schemas.ChannelAgents], 404),
 )
-async def channel_agents(channel_id: ChannelIdPath, members: ParticipantsDep) -> JsonResponse:
+async def channel_agents(
+    channel_id: ChannelIdPath, members: ParticipantsDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     everyone, agents = await members.agents(require_uuid(channel_id, "channelId"))
     return ok({"channelId": channel_id, "participants": everyone, "agents": agents})
 
@@ -124,7 +139,10 @@ async def channel_agents(channel_id: ChannelIdPath, members: ParticipantsDep) ->
     summary="Add an agent to a channel",
     responses=responses(201, schemas.Ok[schemas.ChannelAgentChange], 404),
 )
-async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, members: ParticipantsDep) -> JsonResponse:
+async def add_channel_agent(
+    channel_id: ChannelIdPath, body: AgentRef, members: ParticipantsDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await members.add_agent(require_uuid(channel_id, "channelId"), body.agentId)
     return ok(
         {"channelId": channel_id, "agentId": body.agentId, "message": "Agent added to channel successfully"},
@@ -139,8 +157,9 @@ async def add_channel_agent(channel_id: ChannelIdPath, body: AgentRef, members: 
     responses=responses(200, schemas.Ok[schemas.ChannelAgentChange], 404),
 )
 async def remove_channel_agent(
-    channel_id: ChannelIdPath, agent_id: AgentIdPath, members: ParticipantsDep
+    channel_id: ChannelIdPath, agent_id: AgentIdPath, members: ParticipantsDep, service: ServiceDep, caller: CallerDep
 ) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await members.remove_agent(require_uuid(channel_id, "channelId"), require_uuid(agent_id, "agentId"))
     return ok({"channelId": channel_id, "agentId": agent_id, "message": "Agent removed from channel successfully"})
 
@@ -151,7 +170,10 @@ async def remove_channel_agent(
     summary="Name the channel after how its conversation began (renames it; emits channelUpdated)",
     responses=responses(200, schemas.Ok[schemas.GeneratedTitle], 404),
 )
-async def generate_title(channel_id: ChannelIdPath, titles: TitlesDep) -> JsonResponse:
+async def generate_title(
+    channel_id: ChannelIdPath, titles: TitlesDep, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     title = await titles.generate(require_uuid(channel_id, "channelId"))
     if title is None:
         return ok({"channelId": channel_id, "title": None, "reason": "Not enough messages to name it yet."})

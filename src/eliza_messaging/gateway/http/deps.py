@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from ...messaging.channels import Channels
 from ...messaging.dms import DirectMessages
 from ...messaging.errors import InvalidPayload
 from ...messaging.history import History
+from ...messaging.identity import ANONYMOUS, Caller
 from ...messaging.participants import Participants
 from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
@@ -27,9 +28,21 @@ AgentIdPath = Annotated[str, Path(description="Agent id (UUID)", json_schema_ext
 MessageIdPath = Annotated[str, Path(description="Message id (UUID)", json_schema_extra={"format": "uuid"})]
 
 
+def caller(request: Request) -> Caller:
+    """Who calls, as ``auth.AuthMiddleware`` found it (anonymous when it set nothing)."""
+    found = getattr(request.state, "caller", None)
+    return found if isinstance(found, Caller) else ANONYMOUS
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
 def messaging(request: Request) -> MessagingService:
     service: MessagingService = request.app.state.messaging
     return service
+
+
+ServiceDep = Annotated[MessagingService, Depends(messaging)]
 
 
 def message_servers(request: Request) -> MessageServers:

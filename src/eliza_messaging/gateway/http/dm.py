@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from ...messaging.dms import DirectMessages
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
-from .deps import direct_messages, require_uuid
+from .deps import CallerDep, direct_messages, require_uuid
 from .docs import responses
 from .responses import JsonResponse, ok
 
@@ -24,6 +24,7 @@ UuidQuery = {"format": "uuid"}
 )
 async def dm_channel(
     dms: Annotated[DirectMessages, Depends(direct_messages)],
+    caller: CallerDep,
     current_user_id: Annotated[str, Query(alias="currentUserId", json_schema_extra=UuidQuery)],
     target_user_id: Annotated[str, Query(alias="targetUserId", json_schema_extra=UuidQuery)],
     dm_server_id: Annotated[
@@ -34,5 +35,5 @@ async def dm_channel(
     require_uuid(current_user_id, "currentUserId")
     require_uuid(target_user_id, "targetUserId")
     server_id = require_uuid(dm_server_id, "dmServerId") if dm_server_id else DEFAULT_SERVER_ID
-    channel = await dms.channel(current_user_id, target_user_id, server_id)
+    channel = await dms.channel(current_user_id, target_user_id, server_id, caller=caller)
     return ok(views.rest_channel(channel))

@@ -7,12 +7,14 @@ broadcast as ``messageBroadcast`` and queued for the agents, exactly as over Soc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from ...messaging import validation
-from ...messaging.errors import MessagingError
+from ...messaging.errors import IdentityMismatch, MessagingError
 from ...messaging.history import History
 from ...messaging.participants import Participants
 from ...messaging.service import MessagingService, SendResult
@@ -22,6 +24,7 @@ from ...types import JsonObject
 from . import schemas, views
 from .bodies import PostMessageBody, TransportName
 from .deps import (
+    CallerDep,
     ChannelIdPath,
     MessageIdPath,
     TimestampQuery,
@@ -84,12 +87,20 @@ def rest_send_command(
         "metadata": meta,
         "inReplyTo": in_reply_to,
     }
-    try:
+    with rest_field_names():
         return validation.send(payload, socket_entity_id=None, limits=limits)
-    except MessagingError as exc:
+
+
+@contextmanager
+def rest_field_names(kind: type[MessagingError] = MessagingError) -> Iterator[None]:
+    """Errors about a send name the fields as a REST caller spelled them (author_id, not senderId)."""
+    try:
+        yield
+    except kind as exc:
         if exc.field in _REST_NAMES:
             rest_name = _REST_NAMES[exc.field]
-            exc.message = exc.message.replace(exc.field, rest_name, 1)
+            count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
+            exc.message = exc.message.replace(exc.field, rest_name, count)
             exc.field = rest_name
         raise
 
@@ -121,6 +132,7 @@ async def post_channel_message(
     service: Service,
     members: ParticipantsDep,
     timeout_s: Annotated[float, Depends(reply_timeout)],
+    caller: CallerDep,
 ) -> Response:
     require_uuid(channel_id, "channelId")
     command = rest_send_command(
@@ -138,9 +150,11 @@ async def post_channel_message(
     )
     transport = body.transport or _MODES.get(body.mode or "", "websocket")
     if transport == "websocket":
-        return posted(await service.send(command))
+        with rest_field_names(IdentityMismatch):
+            return posted(await service.send(command, caller=caller))
     agents = await members.answering_agents(channel_id, command.sender_id, command.metadata)
-    result, watch = await service.send_watched(command)
+    with rest_field_names(IdentityMismatch):
+        result, watch = await service.send_watched(command, caller=caller)
     return await answer_with_reply(
         transport,
         result,
@@ -160,11 +174,13 @@ async def post_channel_message(
 async def list_channel_messages(
     channel_id: ChannelIdPath,
     service: Service,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
     before: TimestampQuery = None,
     after: TimestampQuery = None,
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
+    await service.access.may_read(caller, channel_id)
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(
@@ -180,7 +196,10 @@ async def list_channel_messages(
     summary="Delete one message (emits messageDeleted to the room)",
     responses=responses(204, None, 404, description="Deleted"),
 )
-async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageIdPath, stored: HistoryDep) -> Response:
+async def delete_channel_message(
+    channel_id: ChannelIdPath, message_id: MessageIdPath, stored: HistoryDep, service: Service, caller: CallerDep
+) -> Response:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await stored.delete(require_uuid(channel_id, "channelId"), require_uuid(message_id, "messageId"))
     return Response(status_code=204)
 
@@ -192,6 +211,9 @@ async def delete_channel_message(channel_id: ChannelIdPath, message_id: MessageI
     summary="Delete every message of a channel (emits channelCleared to the room)",
     responses=responses(204, None, 404, description="Cleared"),
 )
-async def clear_channel_messages(channel_id: ChannelIdPath, stored: HistoryDep) -> Response:
+async def clear_channel_messages(
+    channel_id: ChannelIdPath, stored: HistoryDep, service: Service, caller: CallerDep
+) -> Response:
+    await service.access.may_read(caller, require_uuid(channel_id, "channelId"))
     await stored.clear(require_uuid(channel_id, "channelId"))
     return Response(status_code=204)

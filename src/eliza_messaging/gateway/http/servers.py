@@ -15,7 +15,7 @@ from ...messaging.service import MessagingService
 from ...protocol.types import DEFAULT_SERVER_ID
 from . import schemas, views
 from .bodies import AgentRef, CreateServerBody
-from .deps import AgentIdPath, ServerIdPath, message_servers, messaging, require_uuid
+from .deps import AgentIdPath, CallerDep, ServerIdPath, ServiceDep, message_servers, messaging, require_uuid
 from .docs import responses
 from .responses import JsonResponse, ok
 
@@ -73,9 +73,11 @@ async def list_server_agents(server_id: ServerIdPath, servers: Servers) -> JsonR
     summary="Add an agent to a message server (registers it as an agent there)",
     responses=responses(201, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def add_server_agent(server_id: ServerIdPath, body: AgentRef, servers: Servers) -> JsonResponse:
+async def add_server_agent(
+    server_id: ServerIdPath, body: AgentRef, servers: Servers, caller: CallerDep
+) -> JsonResponse:
     require_uuid(server_id, "serverId")
-    await servers.add_agent(server_id, body.agentId)
+    await servers.add_agent(server_id, body.agentId, caller=caller)
     return ok(_agent_change(server_id, body.agentId, "Agent added to server successfully"), status=201)
 
 
@@ -85,10 +87,12 @@ async def add_server_agent(server_id: ServerIdPath, body: AgentRef, servers: Ser
     summary="Remove an agent from a message server",
     responses=responses(200, schemas.Ok[schemas.ServerAgentChange], 404),
 )
-async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, servers: Servers) -> JsonResponse:
+async def remove_server_agent(
+    server_id: ServerIdPath, agent_id: AgentIdPath, servers: Servers, caller: CallerDep
+) -> JsonResponse:
     require_uuid(server_id, "serverId")
     require_uuid(agent_id, "agentId")
-    await servers.remove_agent(server_id, agent_id)
+    await servers.remove_agent(server_id, agent_id, caller=caller)
     return ok(_agent_change(server_id, agent_id, "Agent removed from server successfully"))
 
 
@@ -98,9 +102,14 @@ async def remove_server_agent(server_id: ServerIdPath, agent_id: AgentIdPath, se
     summary="The channels of a message server",
     responses=responses(200, schemas.Ok[schemas.ChannelList], 404),
 )
-async def list_server_channels(server_id: ServerIdPath, servers: Servers) -> JsonResponse:
+async def list_server_channels(
+    server_id: ServerIdPath, servers: Servers, service: ServiceDep, caller: CallerDep
+) -> JsonResponse:
+    """Under data isolation, only the channels the caller takes part in."""
     require_uuid(server_id, "serverId")
     found = await servers.channels(server_id)
+    visible = await service.access.visible(caller, [c.id for c in found])
+    found = [c for c in found if c.id in visible]
     return ok({"channels": [views.rest_channel(c) for c in found]})
 
 

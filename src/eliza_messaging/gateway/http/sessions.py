@@ -16,7 +16,7 @@ from ...messaging.clock import iso
 from ...messaging.sessions import DEFAULT_PAGE, Sessions, SessionSend, near_expiration, parse_transport
 from . import schemas, views
 from .bodies import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
-from .deps import MAX_TIMESTAMP_MS, reply_timeout, sessions
+from .deps import MAX_TIMESTAMP_MS, CallerDep, reply_timeout, sessions
 from .docs import Responses, event_stream, responses
 from .replies import answer_with_reply
 from .responses import JsonResponse
@@ -54,19 +54,22 @@ async def health(service: Service) -> JsonResponse:
     summary="Create a session with an agent (a DM channel of its own)",
     responses=_docs(201, schemas.SessionCreated, 404),
 )
-async def create_session(body: CreateSessionBody, service: Service) -> JsonResponse:
+async def create_session(body: CreateSessionBody, service: Service, caller: CallerDep) -> JsonResponse:
     timeout = body.timeoutConfig.model_dump(exclude_none=True) if body.timeoutConfig else None
     session = await service.create(
-        agent_id=body.agentId, user_id=body.userId, metadata=body.metadata, timeout_config=timeout
+        agent_id=body.agentId, user_id=body.userId, caller=caller, metadata=body.metadata, timeout_config=timeout
     )
     return JsonResponse(views.session_created(session), status_code=201)
 
 
-@router.get("", summary="Active sessions", responses=_docs(200, schemas.SessionList))
-async def list_sessions(service: Service) -> JsonResponse:
+@router.get(
+    "",
+    summary="Active sessions: the caller's own (its token's subject), or all of them with the server token",
+    responses=_docs(200, schemas.SessionList),
+)
+async def list_sessions(service: Service, caller: CallerDep) -> JsonResponse:
     now = service.now()
-    active = await service.active()
-    stored, live, _ = await service.counts()
+    active, stored, live = await service.visible(caller)
     return JsonResponse(
         {
             "sessions": [views.session_info(s, now) for s in active],
@@ -77,8 +80,8 @@ async def list_sessions(service: Service) -> JsonResponse:
 
 
 @router.get("/{session_id}", summary="A session and its time left", responses=_docs(200, schemas.SessionInfo, 404, 410))
-async def get_session(session_id: str, service: Service) -> JsonResponse:
-    session = await service.get(session_id)
+async def get_session(session_id: str, service: Service, caller: CallerDep) -> JsonResponse:
+    session = await service.get(session_id, caller=caller)
     return JsonResponse(views.session_info(session, service.now()))
 
 
@@ -101,13 +104,18 @@ async def send_session_message(
     body: SessionMessageBody,
     service: Service,
     timeout_s: Annotated[float, Depends(reply_timeout)],
+    caller: CallerDep,
 ) -> Response:
     transport = parse_transport(body.transport if body.transport is not None else body.mode)
     content, attachments, metadata = body.content, body.attachments, body.metadata
     if transport == "websocket":
-        sent = await service.send(session_id, content=content, attachments=attachments, metadata=metadata)
+        sent = await service.send(
+            session_id, content=content, attachments=attachments, caller=caller, metadata=metadata
+        )
         return _sent(sent, service.now())
-    sent = await service.send(session_id, content=content, attachments=attachments, metadata=metadata, watch=True)
+    sent = await service.send(
+        session_id, content=content, attachments=attachments, caller=caller, metadata=metadata, watch=True
+    )
     assert sent.watch is not None
     return await answer_with_reply(
         transport,
@@ -138,11 +146,12 @@ def _sent(sent: SessionSend, now: int, **extra: object) -> JsonResponse:
 async def session_messages(
     session_id: str,
     service: Service,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, description="How many (at most 100; larger values mean 100)")] = DEFAULT_PAGE,
     before: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Older than (epoch ms)")] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Newer than (epoch ms)")] = None,
 ) -> JsonResponse:
-    page = await service.history(session_id, limit=limit, before=before, after=after)
+    page = await service.history(session_id, caller=caller, limit=limit, before=before, after=after)
     messages = page.messages
     return JsonResponse(
         {
@@ -161,8 +170,8 @@ async def session_messages(
     summary="Renew a session now (allowed with auto-renew off; not past its maximum duration)",
     responses=_docs(200, schemas.SessionInfo, 404, 410),
 )
-async def renew_session(session_id: str, service: Service) -> JsonResponse:
-    session = await service.renew(session_id)
+async def renew_session(session_id: str, service: Service, caller: CallerDep) -> JsonResponse:
+    session = await service.renew(session_id, caller=caller)
     return JsonResponse(views.session_info(session, service.now()))
 
 
@@ -171,8 +180,8 @@ async def renew_session(session_id: str, service: Service) -> JsonResponse:
     summary="Keep a session alive (renews it when auto-renew is on)",
     responses=_docs(200, schemas.SessionInfo, 404, 410),
 )
-async def heartbeat(session_id: str, service: Service) -> JsonResponse:
-    session = await service.heartbeat(session_id)
+async def heartbeat(session_id: str, service: Service, caller: CallerDep) -> JsonResponse:
+    session = await service.heartbeat(session_id, caller=caller)
     return JsonResponse(views.session_info(session, service.now()))
 
 
@@ -181,12 +190,14 @@ async def heartbeat(session_id: str, service: Service) -> JsonResponse:
     summary="Change a session's timeout policy (timeoutMinutes 5-1440)",
     responses=_docs(200, schemas.SessionInfo, 404, 410),
 )
-async def update_timeout(session_id: str, service: Service, body: Annotated[TimeoutConfigBody, Body()]) -> JsonResponse:
-    session = await service.update_timeout(session_id, body.model_dump(exclude_none=True))
+async def update_timeout(
+    session_id: str, service: Service, body: Annotated[TimeoutConfigBody, Body()], caller: CallerDep
+) -> JsonResponse:
+    session = await service.update_timeout(session_id, body.model_dump(exclude_none=True), caller=caller)
     return JsonResponse(views.session_info(session, service.now()))
 
 
 @router.delete("/{session_id}", summary="End a session", responses=_docs(200, schemas.SessionDeleted, 404))
-async def delete_session(session_id: str, service: Service) -> JsonResponse:
-    await service.delete(session_id)
+async def delete_session(session_id: str, service: Service, caller: CallerDep) -> JsonResponse:
+    await service.delete(session_id, caller=caller)
     return JsonResponse({"success": True, "message": f"Session {session_id} deleted successfully"})
