@@ -95,6 +95,8 @@ def build_components(settings: Settings) -> Components:
         limits,
         RateLimiter(settings.socket_rate, settings.socket_burst),
         relay=build_relay(settings),
+        channel_relay=build_relay(settings, "channels"),
+        outbox_timing=(settings.outbox_lease_s, settings.outbox_sweep_s),
     )
     logs = LogStream(messaging.fanout)
     SocketGateway(sio, messaging, api_key=settings.server_api_key, logs=logs)
@@ -129,13 +131,14 @@ def build_queue(settings: Settings) -> MessageQueue:
     return InProcessQueue()
 
 
-def build_relay(settings: Settings) -> NodeRelay | None:
-    """With ``REDIS_URL``, reply steps reach waiters on every node; without, they stay on this one."""
+def build_relay(settings: Settings, name: str = "replies") -> NodeRelay | None:
+    """With ``REDIS_URL``, reply steps (``replies``) and channel changes (``channels``) reach every node;
+    without, they stay on this one."""
     if not settings.redis_url:
         return None
     from .fanout.redis_relay import RedisRelay, pubsub_channel
 
-    return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, "replies"))
+    return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, name))
 
 
 def load_characters(paths: list[str]) -> list[Character]:
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await start_client_manager(parts.sio)
         await parts.messaging.start()
         await parts.agents.start()
+        await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         try:
             yield

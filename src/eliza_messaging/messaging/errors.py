@@ -45,6 +45,13 @@ class StorageUnavailable(MessagingError):
     status = 503
 
 
+class DeliveryFailed(MessagingError):
+    """The message is stored but could not be delivered yet; a retry with the same id delivers it."""
+
+    code = "DELIVERY_FAILED"
+    status = 503
+
+
 class Conflict(MessagingError):
     code = "CONFLICT"
     status = 409
