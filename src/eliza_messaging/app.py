@@ -34,6 +34,7 @@ from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
 from .gateway.logstream import LogStream
+from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .messaging.agent_posts import AgentPosts
 from .messaging.ratelimit import RateLimiter
@@ -139,6 +140,22 @@ def build_relay(settings: Settings, name: str = "replies") -> NodeRelay | None:
     from .fanout.redis_relay import RedisRelay, pubsub_channel
 
     return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, name))
+
+
+def build_graceful_stop(parts: Components) -> GracefulStop:
+    """What a SIGTERM waits for (sends inside the gate, replies the agents have in hand) and whom it tells."""
+    queue = parts.queue
+
+    def replies_busy() -> bool:
+        return parts.agents.busy or (isinstance(queue, InProcessQueue) and queue.busy)
+
+    return GracefulStop(
+        parts.sio,
+        parts.messaging.gate,
+        replies_busy=replies_busy,
+        stop_replies=parts.agents.close,
+        grace_s=parts.settings.shutdown_grace_s,
+    )
 
 
 def load_characters(paths: list[str]) -> list[Character]:

@@ -46,6 +46,11 @@ class AgentRegistry:
             self.messaging.queue.subscribe(f"agent:{agent.id}", agent.on_message)
             log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
 
+    @property
+    def busy(self) -> bool:
+        """Some agent has a message waiting or a reply in progress."""
+        return any(agent.busy for agent in self.agents.values())
+
     async def close(self) -> None:
         for agent in self.agents.values():
             await agent.close()

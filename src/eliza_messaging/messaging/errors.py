@@ -52,6 +52,13 @@ class DeliveryFailed(MessagingError):
     status = 503
 
 
+class ShuttingDown(MessagingError):
+    """The server is stopping and refused a new event; the client sends it again after reconnecting."""
+
+    code = "SERVER_SHUTTING_DOWN"
+    status = 503
+
+
 class Conflict(MessagingError):
     code = "CONFLICT"
     status = 409

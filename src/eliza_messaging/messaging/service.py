@@ -22,6 +22,7 @@ from . import views
 from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
+from .gate import Gate
 from .outbox import Outbox
 from .presence import Presence
 from .ratelimit import RateLimiter
@@ -67,6 +68,7 @@ class MessagingService:
             sweep_s=outbox_timing[1],
         )
         self.presence = Presence()
+        self.gate = Gate()  # closed by a graceful stop (gateway/shutdown.py)
         self.replies = ReplyWatchers(relay)
 
     async def start(self) -> None:

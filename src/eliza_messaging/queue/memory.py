@@ -16,6 +16,12 @@ class InProcessQueue:
     def __init__(self) -> None:
         self._groups: dict[str, asyncio.Queue[tuple[Message, Channel]]] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._handling = 0
+
+    @property
+    def busy(self) -> bool:
+        """A message is waiting for a group or being taken in by one."""
+        return self._handling > 0 or any(not q.empty() for q in self._groups.values())
 
     def subscribe(self, group: str, handler: Handler) -> None:
         if group in self._groups:
@@ -28,14 +34,16 @@ class InProcessQueue:
         for queue in self._groups.values():
             queue.put_nowait((message, channel))
 
-    @staticmethod
-    async def _work(group: str, queue: asyncio.Queue[tuple[Message, Channel]], handler: Handler) -> None:
+    async def _work(self, group: str, queue: asyncio.Queue[tuple[Message, Channel]], handler: Handler) -> None:
         while True:
             message, channel = await queue.get()
+            self._handling += 1
             try:
                 await handler(message, channel)
             except Exception:
                 log.exception("agent queue handler failed", extra={"group": group, "message_id": message.id})
+            finally:
+                self._handling -= 1
 
     async def close(self) -> None:
         for worker in self._workers:
