@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Any:
             yield
         finally:
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
             await parts.messaging.close()
