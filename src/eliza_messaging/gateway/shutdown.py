@@ -4,14 +4,17 @@ uvicorn's own shutdown closes the connections (websockets included) before the a
 lifespan shutdown runs, so the application could not tell its clients anything. ``GracefulServer``
 runs ``GracefulStop`` first, while every socket is still open:
 
-1. stop accepting: the listening sockets close (new connections go to another node, or wait
-   for the restart) and the messaging gate refuses new socket events with
-   ``SERVER_SHUTTING_DOWN``, so a client knows that send was not taken;
+1. stop accepting: the messaging gate refuses new socket events with ``SERVER_SHUTTING_DOWN``,
+   so a client knows that send was not taken. The listening sockets stay open until step 3 is
+   done: a polling client (socket.io-client on Node opens a new connection per request) must still
+   reach the server to fetch its notice; they close before step 4, so that a client reconnecting
+   at once does not land on this server again;
 2. drain, within ``grace_s``: the events inside the gate finish (a send is stored, published and
    acknowledged, or refused), then the agents finish the replies they have in hand; at the
    bound the replies still running are cancelled, which ends each cleanly (``messageStreamError``,
    ``enable_input``, ``messageComplete``) while the room can still hear it;
-3. tell every socket of this node why it is going to be disconnected (``serverShutdown``);
+3. tell every socket of this node why it is going to be disconnected (``serverShutdown``), and
+   wait (bounded) until each has taken it: a polling client must fetch it before its session ends;
 4. close each at the Engine.IO level, WITHOUT Socket.IO's disconnect packet (``41``): to
    socket.io-client that packet means "the server sent you away" and it stops reconnecting,
    while an Engine.IO close is a lost transport, after which it reconnects by itself.
@@ -52,7 +55,8 @@ class GracefulStop:
     stop_replies: Callable[[], Awaitable[None]]
     grace_s: float = 10.0
 
-    async def run(self) -> None:
+    async def run(self, stop_listening: Callable[[], None] = lambda: None) -> None:
+        """``stop_listening`` closes the listening sockets; it is called once every socket has its notice."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.grace_s
         self.gate.close()
@@ -63,6 +67,8 @@ class GracefulStop:
             log.warning("stopping: replies still running at the grace bound were cancelled")
             await self.stop_replies()
         await self._notify(self._local_sids())
+        await self._flush_engine_sockets()  # a polling client fetches its notice before its session closes
+        stop_listening()  # from here a reconnecting client waits for the restart (or goes to another node)
         await self._close_engine_sockets()
 
     async def _drain(self, deadline: float) -> bool:
@@ -96,6 +102,14 @@ class GracefulStop:
             except Exception:  # a socket that is already gone
                 log.debug("shutdown notice not sent", extra={"sid": sid}, exc_info=True)
 
+    async def _flush_engine_sockets(self) -> None:
+        eio: Any = self.sio.eio
+        flushing = [asyncio.create_task(s.queue.join()) for s in list(eio.sockets.values())]
+        if flushing:
+            _, late = await asyncio.wait(flushing, timeout=CLOSE_TIMEOUT_S)
+            for task in late:
+                task.cancel()
+
     async def _close_engine_sockets(self) -> None:
         eio: Any = self.sio.eio
         closing = [
@@ -117,14 +131,14 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._stop = stop
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:  # stop accepting first; uvicorn closing them again is harmless
+    def _stop_listening(self) -> None:
+        for server in self.servers:  # uvicorn's shutdown closes them again, harmlessly
             server.close()
-        for sock in sockets or []:
-            sock.close()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if not self.force_exit:
             try:
-                await self._stop.run()
+                await self._stop.run(self._stop_listening)
             except Exception:
                 log.exception("graceful stop failed; stopping anyway")
         await super().shutdown(sockets)
