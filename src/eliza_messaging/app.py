@@ -35,6 +35,7 @@ from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
 from .gateway.logstream import LogStream
+from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
@@ -100,6 +101,8 @@ def build_components(settings: Settings) -> Components:
         limits,
         RateLimiter(settings.socket_rate, settings.socket_burst),
         relay=build_relay(settings),
+        channel_relay=build_relay(settings, "channels"),
+        outbox_timing=(settings.outbox_lease_s, settings.outbox_sweep_s),
         isolation=settings.data_isolation,
     )
     logs = LogStream(messaging.fanout)
@@ -164,13 +167,30 @@ def build_queue(settings: Settings) -> MessageQueue:
     return InProcessQueue(max_pending=settings.agent_queue_max)
 
 
-def build_relay(settings: Settings) -> NodeRelay | None:
-    """With ``REDIS_URL``, reply steps reach waiters on every node; without, they stay on this one."""
+def build_relay(settings: Settings, name: str = "replies") -> NodeRelay | None:
+    """With ``REDIS_URL``, reply steps (``replies``) and channel changes (``channels``) reach every node;
+    without, they stay on this one."""
     if not settings.redis_url:
         return None
     from .fanout.redis_relay import RedisRelay, pubsub_channel
 
-    return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, "replies"))
+    return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, name))
+
+
+def build_graceful_stop(parts: Components) -> GracefulStop:
+    """What a SIGTERM waits for (sends inside the gate, replies the agents have in hand) and whom it tells."""
+    queue = parts.queue
+
+    def replies_busy() -> bool:
+        return parts.agents.busy or (isinstance(queue, InProcessQueue) and queue.busy)
+
+    return GracefulStop(
+        parts.sio,
+        parts.messaging.gate,
+        replies_busy=replies_busy,
+        stop_replies=parts.agents.close,
+        grace_s=parts.settings.shutdown_grace_s,
+    )
 
 
 def load_characters(paths: list[str]) -> list[Character]:
@@ -188,11 +208,13 @@ def create_app(settings: Settings | None = None) -> Any:
         await start_client_manager(parts.sio)
         await parts.messaging.start()
         await parts.agents.start()
+        await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         try:
             yield
         finally:
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
             await parts.messaging.close()

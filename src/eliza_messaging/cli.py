@@ -38,7 +38,8 @@ def serve(
     """Start the server with the embedded defaults (SQLite, in-process fanout and queue)."""
     import uvicorn
 
-    from .app import create_app
+    from .app import build_graceful_stop, create_app
+    from .gateway.shutdown import GracefulServer
 
     overrides: dict[str, Any] = {
         k: v
@@ -54,7 +55,7 @@ def serve(
         f"eliza-messaging listening on http://{settings.host}:{settings.port} (data in {settings.data_dir.resolve()})",
         err=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -62,9 +63,14 @@ def serve(
         access_log=settings.log_level.lower() == "debug",
         ws_per_message_deflate=False,
         lifespan="on",
-        # A long-polling request can stay open for a whole ping cycle; do not let it hold up a restart.
-        timeout_graceful_shutdown=5,
+        # After the graceful stop (gateway/shutdown.py) every socket is closed; what is left is plain
+        # HTTP, and a long-polling request can stay open for a whole ping cycle: do not wait for it.
+        timeout_graceful_shutdown=3,
     )
+    server = GracefulServer(config, build_graceful_stop(app.components))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's code for a server that could not start
 
 
 cli.command()(chat)

@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         None, gt=0, validation_alias=AliasChoices("ELIZA_REPLY_WAIT_TIMEOUT", "reply_wait_s")
     )  # REST transports http/sse: how long to wait for an agent's reply (default: agent timeout + 30 s)
 
+    outbox_lease_s: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("ELIZA_OUTBOX_LEASE", "outbox_lease_s")
+    )  # how long a node holds a stored message it is publishing before another node may publish it
+    outbox_sweep_s: float = Field(
+        5.0, ge=0, validation_alias=AliasChoices("ELIZA_OUTBOX_SWEEP", "outbox_sweep_s")
+    )  # how often stored messages left unpublished are published (0: only on start)
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
+    )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
+
     @field_validator("characters", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:

@@ -53,10 +53,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """The outcome of an append: the message as stored, and whether this call created it."""
+    """The outcome of an append: the message as stored, whether this call created it, and (for one
+    stored before) whether it has been published to its room and the agents yet (the outbox)."""
 
     message: Message
     created: bool
+    published: bool = True
 
 
 @dataclass(frozen=True, slots=True)

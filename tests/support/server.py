@@ -86,6 +86,15 @@ class ServerProcess:
                 self._proc.wait()
         self._proc = None
 
+    def terminate(self, timeout: float) -> int | None:
+        """SIGTERM, as a container runtime stops a server; the exit code, or None if still running at ``timeout``."""
+        assert self._proc is not None, "the server is not running"
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def restart(self) -> ServerProcess:
         self.stop()
         return self.start()

@@ -50,6 +50,11 @@ class AgentRegistry:
             log.info("agent ready", extra={"agent": agent.name, "agent_id": agent.id, "model": agent.model.name})
         self.messaging.identity.forget_agents()
 
+    @property
+    def busy(self) -> bool:
+        """Some agent has a message waiting or a reply in progress."""
+        return any(agent.busy for agent in self.agents.values())
+
     async def close(self) -> None:
         for agent in self.agents.values():
             await agent.close()

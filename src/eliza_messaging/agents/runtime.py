@@ -87,6 +87,14 @@ class Agent:
     def name(self) -> str:
         return self.character.name
 
+    @property
+    def busy(self) -> bool:
+        """A message is waiting or being answered in one of this agent's channels."""
+        return any(
+            not lane.queue.empty() or (lane.current is not None and not lane.current.done())
+            for lane in self._lanes.values()
+        )
+
     # intake (called by the queue, one message at a time) ---------------------------------
 
     async def on_message(self, message: Message, channel: Channel) -> asyncio.Future[None] | None:

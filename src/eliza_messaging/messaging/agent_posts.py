@@ -69,7 +69,7 @@ class AgentPosts:
             return message, True
         channel = await self._service.channels.get(message.channel_id)
         assert channel is not None  # _store_post ensured it
-        await self._service.publish(message, channel)
+        await self._service.outbox.deliver(message, channel)
         if post.in_reply_to:
             replies = self._service.replies
             replies.notify(

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
+from ..fanout.base import NodeRelay
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel
 from ..store.base import Store
@@ -24,14 +25,36 @@ CACHE_SIZE = 10_000
 class ChannelCache:
     """Channels by id, bounded (LRU), with the members known to be stored; creates a channel on first use."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, relay: NodeRelay | None = None) -> None:
+        """``relay`` tells the other nodes which channels changed (several nodes); None: this node only."""
         self._store = store
+        self._relay = relay
         self._cache: OrderedDict[str, Channel] = OrderedDict()
         # members known to be stored, for cached channels only: evicted with them, so both stay bounded
         self._members: dict[str, set[str]] = {}
         self._servers: set[str] = set()
 
+    async def start(self) -> None:
+        """Start hearing which channels the other nodes changed (when there is a relay)."""
+        if self._relay is not None:
+            await self._relay.start(self._receive)
+
+    async def close(self) -> None:
+        if self._relay is not None:
+            await self._relay.close()
+
     def forget(self, channel_id: str) -> None:
+        """The channel changed or is gone: drop it here and on every other node."""
+        self._drop(channel_id)
+        if self._relay is not None:
+            self._relay.send({"forget": channel_id})
+
+    def _receive(self, data: dict[str, Any]) -> None:
+        channel_id = data.get("forget")
+        if isinstance(channel_id, str):
+            self._drop(channel_id)
+
+    def _drop(self, channel_id: str) -> None:
         self._cache.pop(channel_id, None)
         self._members.pop(channel_id, None)
 

@@ -59,6 +59,20 @@ class StorageUnavailable(MessagingError):
     status = 503
 
 
+class DeliveryFailed(MessagingError):
+    """The message is stored but could not be delivered yet; a retry with the same id delivers it."""
+
+    code = "DELIVERY_FAILED"
+    status = 503
+
+
+class ShuttingDown(MessagingError):
+    """The server is stopping and refused a new event; the client sends it again after reconnecting."""
+
+    code = "SERVER_SHUTTING_DOWN"
+    status = 503
+
+
 class Conflict(MessagingError):
     code = "CONFLICT"
     status = 409

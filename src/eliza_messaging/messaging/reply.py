@@ -146,7 +146,7 @@ class Reply:
         await self._service.store_message(message)
         self._stored = message  # from here it is in history: whatever happens next, it did not fail
         try:
-            await self._service.publish(message, self.channel)
+            await self._service.outbox.deliver(message, self.channel)
         finally:
             self._notify("reply", message.content, message=message)
         return message

@@ -23,7 +23,9 @@ from .access import Access
 from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
+from .gate import Gate
 from .identity import Caller, Identity
+from .outbox import Outbox
 from .presence import Presence
 from .ratelimit import RateLimiter
 from .replies import ReplyWatchers, Watch
@@ -50,18 +52,29 @@ class MessagingService:
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
         relay: NodeRelay | None = None,
+        channel_relay: NodeRelay | None = None,
+        outbox_timing: tuple[float, float] = (30.0, 5.0),
         *,
         isolation: bool = False,
     ) -> None:
-        """``relay`` carries reply steps to the other nodes' watchers (several nodes); None: this node only.
+        """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
+        their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``)."""
         self.store = store
         self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
         self.queue = queue
         self.limits = limits or Limits()
-        self.channels = ChannelCache(store)
+        self.channels = ChannelCache(store, channel_relay)
+        self.outbox = Outbox(
+            store,
+            self.channels,
+            lambda m, c, sid: self.publish(m, c, sender_sid=sid),
+            lease_s=outbox_timing[0],
+            sweep_s=outbox_timing[1],
+        )
         self.presence = Presence()
+        self.gate = Gate()  # closed by a graceful stop (gateway/shutdown.py)
         self.replies = ReplyWatchers(relay)
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
@@ -69,6 +82,7 @@ class MessagingService:
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
         await self.replies.start()
+        await self.channels.start()
         now = now_ms()
         await self.store.ensure_message_server(
             MessageServer(
@@ -81,6 +95,8 @@ class MessagingService:
         )
 
     async def close(self) -> None:
+        await self.outbox.close()
+        await self.channels.close()
         await self.replies.close()
 
     # connections ------------------------------------------------------------------------
@@ -165,7 +181,10 @@ class MessagingService:
             client_message_id=command.client_message_id,
         )
         stored = await self.store_message(message)
-        if not stored.created:  # a retry: the original's ack, and no second broadcast to the room
+        if not stored.created:  # a retry: the original's ack, and no second broadcast to the room,
+            # unless it was never published (the first try failed there: messaging/outbox.py)
+            if not stored.published and await self.outbox.redeliver(stored.message, channel, sender_sid=sid):
+                return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
             if sid is not None:  # but the sender's copy again: clients clear a pending message on it
                 own_copy = views.broadcast(
                     stored.message, channel.message_server_id, client_message_id=stored.message.client_message_id
@@ -174,7 +193,7 @@ class MessagingService:
             return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
         # Publish first: the message is stored, so it must reach the room and the agents even if the
         # sender has gone meanwhile (entering a room for a socket that left raises).
-        await self.publish(message, channel, sender_sid=sid)
+        await self.outbox.deliver(message, channel, sender_sid=sid)
         if sid is not None:
             await self._enter_as_sender(sid, command.channel_id, command.sender_id)
         return SendResult(message, channel, views.ack(message), duplicate=False)

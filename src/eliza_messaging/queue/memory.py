@@ -26,6 +26,12 @@ class InProcessQueue:
         self.put_timeout_s = put_timeout_s
         self._groups: dict[str, asyncio.Queue[tuple[Message, Channel]]] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._handling = 0
+
+    @property
+    def busy(self) -> bool:
+        """A message is waiting for a group or being taken in by one."""
+        return self._handling > 0 or any(not q.empty() for q in self._groups.values())
 
     def subscribe(self, group: str, handler: Handler) -> None:
         if group in self._groups:
@@ -49,14 +55,16 @@ class InProcessQueue:
         """Messages published to ``group`` that its handler has not taken yet."""
         return self._groups[group].qsize()
 
-    @staticmethod
-    async def _work(group: str, queue: asyncio.Queue[tuple[Message, Channel]], handler: Handler) -> None:
+    async def _work(self, group: str, queue: asyncio.Queue[tuple[Message, Channel]], handler: Handler) -> None:
         while True:
             message, channel = await queue.get()
+            self._handling += 1
             try:
                 await handler(message, channel)
             except Exception:
                 log.exception("agent queue handler failed", extra={"group": group, "message_id": message.id})
+            finally:
+                self._handling -= 1
 
     async def close(self) -> None:
         for worker in self._workers:

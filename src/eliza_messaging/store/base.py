@@ -50,6 +50,24 @@ class Store(Protocol):
 
     async def get_message(self, message_id: str) -> Message | None: ...
 
+    # the outbox: a stored message is unpublished until its broadcast and agent hand-off succeeded
+    async def claim_unpublished(
+        self, *, now: int, lease_ms: int, limit: int, message_id: str | None = None
+    ) -> list[Message]:
+        """Take up to ``limit`` unpublished messages (only ``message_id`` when given), oldest first, for
+        ``lease_ms``: no other caller gets them until the lease ends. A message nobody claimed is free
+        ``lease_ms`` after its ``created_at`` (its live send holds it until then); a released one at once.
+        """
+        ...
+
+    async def mark_published(self, message_ids: Sequence[str], at: int) -> None:
+        """Record that these messages reached their room and the agents."""
+        ...
+
+    async def release_claim(self, message_id: str) -> None:
+        """Publishing ``message_id`` failed: let the next retry or sweep take it at once."""
+        ...
+
     async def list_messages(
         self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> list[Message]:

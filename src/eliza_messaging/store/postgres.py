@@ -263,18 +263,18 @@ class PostgresStore:
                 if row["created"]:
                     return StoredMessage(message, created=True)
                 if row["id"] is not None:
-                    return StoredMessage(_message(row, offset=1), created=False)
+                    return StoredMessage(_message(row, offset=1), created=False, published=row["published"])
                 # The original was committed by another connection after this statement's snapshot
                 # was taken: it is visible to the next statement.
                 row = await c.fetchrow(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM central_messages"
+                    f"SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL AS published FROM central_messages"
                     " WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3",
                     message.channel_id,
                     message.author_id,
                     message.client_message_id,
                 )
                 if row is not None:
-                    return StoredMessage(_message(row), created=False)
+                    return StoredMessage(_message(row), created=False, published=row["published"])
                 # ... and it was deleted in between: try to insert again.
             raise StoreError(f"message {message.id} kept colliding with concurrent writes; try again")
 
@@ -285,6 +285,39 @@ class PostgresStore:
             lambda c: c.fetchrow(f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE id = $1", message_id)
         )
         return _message(row) if row else None
+
+    # the outbox -------------------------------------------------------------------------
+
+    async def claim_unpublished(
+        self, *, now: int, lease_ms: int, limit: int, message_id: str | None = None
+    ) -> list[Message]:
+        """One statement: rows another node is claiming right now are skipped (SKIP LOCKED), and a row
+        whose lease another node renewed meanwhile fails the re-checked condition, so no two callers
+        ever hold the same row."""
+        found = await self._write(
+            lambda c: c.fetch(_CLAIM_ONE if message_id else _CLAIM, now + lease_ms, now, lease_ms, limit, message_id)
+        )
+        return [_message(r, offset=1) for r in sorted(found, key=lambda r: r["seq"])]
+
+    async def mark_published(self, message_ids: Sequence[str], at: int) -> None:
+        if not message_ids:
+            return
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE central_messages SET published_at = $1, publish_claimed_until = NULL"
+                " WHERE id = ANY($2::text[])",
+                at,
+                list(message_ids),
+            )
+        )
+
+    async def release_claim(self, message_id: str) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE central_messages SET publish_claimed_until = 0 WHERE id = $1 AND published_at IS NULL",
+                message_id,
+            )
+        )
 
     async def list_messages(
         self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
@@ -630,11 +663,31 @@ WITH inserted AS (
     ON CONFLICT (channel_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING seq
 )
-SELECT inserted.seq IS NOT NULL AS created, {_PREFIXED_MESSAGE_COLUMNS}
+SELECT inserted.seq IS NOT NULL AS created, {_PREFIXED_MESSAGE_COLUMNS}, m.published_at IS NOT NULL AS published
 FROM (SELECT 1) AS one
 LEFT JOIN inserted ON TRUE
 LEFT JOIN central_messages AS m
     ON inserted.seq IS NULL AND m.channel_id = $2 AND m.author_id = $3 AND m.client_message_id = $11
+"""
+
+# $1 the lease's end, $2 now, $3 the lease (how long a live send holds its new row), $4 how many,
+# $5 the one message id (_CLAIM_ONE) or NULL (_CLAIM; still passed so both take the same arguments).
+_CLAIMABLE = "published_at IS NULL AND COALESCE(publish_claimed_until, created_at + $3) <= $2"
+# The rows are picked in a CTE (evaluated once, its rows locked) rather than an IN subquery, which
+# the planner may evaluate again and so take more than $4 rows.
+_CLAIM = f"""
+WITH picked AS (
+    SELECT seq FROM central_messages WHERE {_CLAIMABLE} AND $5::text IS NULL
+    ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED
+)
+UPDATE central_messages AS m SET publish_claimed_until = $1
+FROM picked WHERE m.seq = picked.seq
+RETURNING m.seq, {_PREFIXED_MESSAGE_COLUMNS}
+"""
+_CLAIM_ONE = f"""
+UPDATE central_messages SET publish_claimed_until = $1
+WHERE id = $5 AND {_CLAIMABLE} AND $4::bigint > 0
+RETURNING seq, {_MESSAGE_COLUMNS}
 """
 
 _SESSION_COLUMNS = rows.SESSION_COLUMNS

@@ -91,4 +91,16 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX sessions_channel ON sessions(channel_id);
         """,
     ),
+    (
+        3,
+        # The outbox (see sqlite_schema 3). ``published_at`` is added with DEFAULT 0, which marks
+        # every existing row published without rewriting the table, then the default is dropped so
+        # new rows start unpublished (NULL).
+        """
+        ALTER TABLE central_messages ADD COLUMN published_at BIGINT DEFAULT 0;
+        ALTER TABLE central_messages ALTER COLUMN published_at DROP DEFAULT;
+        ALTER TABLE central_messages ADD COLUMN publish_claimed_until BIGINT;
+        CREATE INDEX central_messages_unpublished ON central_messages(seq) WHERE published_at IS NULL;
+        """,
+    ),
 )

@@ -65,6 +65,8 @@ class SQLiteStore:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         self._migrate(conn)
+        # One process owns the file: whatever a previous process had claimed to publish, it never will.
+        conn.execute("UPDATE central_messages SET publish_claimed_until = 0 WHERE published_at IS NULL")
         return conn
 
     def _connect_reader(self) -> sqlite3.Connection:
@@ -282,12 +284,12 @@ class SQLiteStore:
         def op(c: sqlite3.Connection) -> StoredMessage:
             if message.client_message_id is not None:
                 row = c.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM central_messages"
+                    f"SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL FROM central_messages"
                     " WHERE channel_id = ? AND author_id = ? AND client_message_id = ?",
                     (message.channel_id, message.author_id, message.client_message_id),
                 ).fetchone()
                 if row:
-                    return StoredMessage(_message(row), created=False)
+                    return StoredMessage(_message(row), created=False, published=bool(row[-1]))
             c.execute(
                 f"INSERT INTO central_messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -317,6 +319,48 @@ class SQLiteStore:
             ).fetchone()
         )
         return _message(row) if row else None
+
+    # the outbox -------------------------------------------------------------------------
+
+    async def claim_unpublished(
+        self, *, now: int, lease_ms: int, limit: int, message_id: str | None = None
+    ) -> list[Message]:
+        sql = (
+            f"SELECT seq, {_MESSAGE_COLUMNS} FROM central_messages WHERE published_at IS NULL"
+            " AND COALESCE(publish_claimed_until, created_at + ?) <= ?"
+        )
+        args: list[Any] = [lease_ms, now]
+        if message_id is not None:
+            sql += " AND id = ?"
+            args.append(message_id)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+
+        def op(c: sqlite3.Connection) -> list[Message]:
+            found = c.execute(sql, args).fetchall()
+            c.executemany(
+                "UPDATE central_messages SET publish_claimed_until = ? WHERE seq = ?",
+                [(now + lease_ms, r[0]) for r in found],
+            )
+            return [rows.message_from_row(r, _loads, offset=1) for r in found]
+
+        return await self._write(op)
+
+    async def mark_published(self, message_ids: Sequence[str], at: int) -> None:
+        await self._write(
+            lambda c: c.executemany(
+                "UPDATE central_messages SET published_at = ?, publish_claimed_until = NULL WHERE id = ?",
+                [(at, i) for i in message_ids],
+            )
+        )
+
+    async def release_claim(self, message_id: str) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE central_messages SET publish_claimed_until = 0 WHERE id = ? AND published_at IS NULL",
+                (message_id,),
+            )
+        )
 
     async def list_messages(
         self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None

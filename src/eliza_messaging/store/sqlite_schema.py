@@ -87,4 +87,17 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX sessions_channel ON sessions(channel_id);
         """,
     ),
+    (
+        3,
+        # The outbox: a message is stored with ``published_at`` NULL and gets it once its room
+        # broadcast and agent hand-off succeeded; ``publish_claimed_until`` is the lease of whoever is
+        # publishing it (NULL: the live send, for the lease after ``created_at``; 0: free to take).
+        # Rows stored before the outbox existed were published then (0: "before the outbox").
+        """
+        ALTER TABLE central_messages ADD COLUMN published_at INTEGER;
+        ALTER TABLE central_messages ADD COLUMN publish_claimed_until INTEGER;
+        UPDATE central_messages SET published_at = 0;
+        CREATE INDEX central_messages_unpublished ON central_messages(seq) WHERE published_at IS NULL;
+        """,
+    ),
 )
