@@ -190,11 +190,19 @@ async def test_superseded_before_answering_still_completes_and_idle_lanes_retire
         ("reply", "Eliza, hello"),
         ("end", "Eliza, hello"),
     ]
-    assert agent._lanes
-    await asyncio.sleep(0.5)
-    assert not agent._lanes  # retired after being idle
+    lane = lane_tasks(agent, group)
+    assert len(lane) == 1 and not lane[0].done()  # the channel's lane is waiting for more
+    await asyncio.wait_for(lane[0], 2)  # retired after being idle: its task ends on its own
+    assert lane_tasks(agent, group) == []
     third = await agent.on_message(message("Eliza, again", at=3), group)
     assert third is not None
+    assert len(lane_tasks(agent, group)) == 1  # made again for the next message
     await asyncio.wait_for(third, 5)
     assert recorder.events[-1] == ("end", "Eliza, again")
     await agent.close()
+    assert lane_tasks(agent, group) == []
+
+
+def lane_tasks(agent: runtime.Agent, ch: Channel) -> list[asyncio.Task[object]]:
+    """The running tasks of the agent's lane in ``ch``: seen from outside, as a leak check would see them."""
+    return [t for t in asyncio.all_tasks() if t.get_name() == f"agent {agent.name} {ch.id}" and not t.done()]
