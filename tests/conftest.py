@@ -17,7 +17,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def service_missing(service: str, reason: str) -> NoReturn:
-    """Skip locally; fail in CI, where the tests of a real service (PostgreSQL, Redis) must run."""
+    """Skip locally; fail in CI, where every test of a real service or tool must run.
+
+    ``service`` names what is missing (PostgreSQL, Redis, Chromium, Node.js); ``reason`` says how to get it.
+    """
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: {service} tests must run, not skip)")
     pytest.skip(reason)

@@ -195,13 +195,28 @@ async def test_two_agents_in_one_channel_stop_answering_each_other(
     room, me = new_id(), new_id()
     await client.call("message", join(room, me, agentId=ids["Ada"], metadata={"isDm": True}))
     await client.call("message", join(room, me, agentId=ids["Bo"], metadata={"isDm": True}))
-    await client.call("message", send(room, me, "Hello both of you, I feel tired", metadata={"isDm": True}))
+    asked = await client.call("message", send(room, me, "Hello both of you, I feel tired", metadata={"isDm": True}))
     for _ in range(4):
         await client.event("messageBroadcast", where=lambda m: m["senderId"] in ids.values(), timeout=15)
     await client.quiet(2.0)
     replies = [m for m in client.events("messageBroadcast") if m["senderId"] in ids.values()]
     assert len(replies) == 4  # each answers the person, then each answers the other once, then silence
     assert sorted(m["metadata"]["replyDepth"] for m in replies) == [1, 1, 2, 2]
+    # positive control: both still answer the person. Each agent's channel lane works in order, so a fifth
+    # reply in the first exchange would have come before its answer to this.
+    again = await client.call("message", send(room, me, "And how are you both today?", metadata={"isDm": True}))
+    answered: set[str] = set()
+    for _ in range(2):
+        reply = await client.event(
+            "messageBroadcast",
+            where=lambda m: m["senderId"] in ids.values() and m["inReplyTo"] == again["messageId"],
+            timeout=15,
+        )
+        answered.add(reply["senderId"])
+    assert answered == set(ids.values())
+    first_exchange = {asked["messageId"], *(m["id"] for m in replies)}
+    from_agents = [m for m in client.events("messageBroadcast") if m["senderId"] in ids.values()]
+    assert [m for m in from_agents if m["inReplyTo"] in first_exchange] == replies
 
 
 async def test_many_channels_are_answered_concurrently(
@@ -256,9 +271,7 @@ async def test_an_openai_compatible_model_streams_the_reply(
         sent = fake.chat_requests[-1].messages
         assert sent[0]["role"] == "system" and "You are Remote." in sent[0]["content"]
         assert "lives far away" in sent[0]["content"]
-        assert sent[-1] == {"role": "user", "content": "hi remote", "name": "Tester"} or sent[-1]["content"] == (
-            "hi remote"
-        )
+        assert sent[-1] == {"role": "user", "content": "hi remote", "name": "Tester"}
 
 
 @pytest.mark.parametrize("mode", ["error", "drop", "hang"])

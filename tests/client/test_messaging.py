@@ -62,6 +62,11 @@ async def test_iterators_and_callbacks_see_each_message_once_and_own_ones_only_w
         assert [m.id for m in called] == [theirs.id]
         with pytest.raises(TimeoutError):
             await others_only.get(0.2)
+        # positive control: the next message from the other reaches all three, and nothing came in between
+        again = await other.send(channel, "theirs again")
+        assert (await others_only.get(5)).id == again.id
+        assert (await everything.get(5)).id == again.id
+        assert [m.id for m in called] == [theirs.id, again.id]  # called in the same step as the iterators
 
 
 async def test_async_callbacks_and_unsubscribing(server: ServerProcess) -> None:
@@ -74,11 +79,18 @@ async def test_async_callbacks_and_unsubscribing(server: ServerProcess) -> None:
         async def remember(message: Message) -> None:
             await got.put(message.text)
 
+        async def control(message: Message) -> None:
+            await kept.put(message.text)
+
+        kept: asyncio.Queue[str] = asyncio.Queue()
         stop = me.on_message(remember)
+        me.on_message(control)  # stays subscribed: the positive control
         await other.send(channel, "first")
         assert await asyncio.wait_for(got.get(), 5) == "first"
+        assert await asyncio.wait_for(kept.get(), 5) == "first"
         stop()
         await other.send(channel, "second")
+        assert await asyncio.wait_for(kept.get(), 5) == "second"  # it did arrive, to the callback still there
         await asyncio.sleep(0.3)
         assert got.empty()
 

@@ -61,6 +61,9 @@ async def test_messages_sent_while_disconnected_arrive_once_and_in_order(
             await inbox.get(0.3)
         # the rejoined socket is in the room again: its own sends come back and are acknowledged
         assert (await reader.send(channel, "back")).text == "back"
+        # positive control: the inbox still delivers; a late copy of "before the cut" would come first
+        last = await writer.send(channel, "last")
+        assert (await inbox.get(5)).id == last.id
 
 
 async def test_a_send_in_flight_when_the_line_drops_raises_connection_lost() -> None:
@@ -92,3 +95,7 @@ async def test_closing_while_reconnecting_stops_trying(server: ServerProcess, pr
     attempts = proxy.connections
     await asyncio.sleep(0.5)
     assert proxy.connections == attempts and not client.connected
+    # positive control: the restored line takes connections and counts them, so a try would have shown
+    async with ElizaClient(proxy.url) as fresh:
+        assert fresh.connected
+    assert proxy.connections > attempts and not client.connected

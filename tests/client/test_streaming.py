@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from eliza_messaging.client import (
     ElizaClient,
     ElizaClientSync,
@@ -62,4 +64,12 @@ def test_the_sync_client_chats_with_an_agent(server: ServerProcess) -> None:
         text = "".join(chunk.text for chunk in stream)
         assert stream.reply is not None and text == stream.reply.text == stream.text
         assert [m.text for m in client.history(channel)][-2:] == ["I feel anxious", text]
-        assert next(client.messages(channel, timeout=0.2), None) is None
+        # nothing more comes (no second copy of the reply) until what we send next, which must come:
+        # the positive control, sent from another thread while this one waits on the iterator
+        after = client.messages(channel, include_own=True, timeout=5)
+        later = threading.Timer(0.5, client.send, (channel, "one more thing"))
+        later.start()
+        try:
+            assert next(after).text == "one more thing"
+        finally:
+            later.join()

@@ -32,11 +32,18 @@ async def test_debug_log_lists_events_in_and_out(server_factory: Callable[..., S
     assert any("event=messageBroadcast" in line and f"room={room}" in line for line in outgoing)
 
 
-def test_info_level_is_quiet(tmp_path: Path) -> None:
+async def test_info_level_is_quiet(tmp_path: Path, clients: Any) -> None:
     proc = ServerProcess(tmp_path / "data", log_level="info").start()
     try:
         httpx.get(f"{proc.url}/api/messaging/message-servers")
-        assert '"event' not in proc.logs()
-        assert "GET /api" not in proc.logs()  # no access log line per request by default
+        room, me = new_id(), new_id()
+        client = await clients(proc.url)
+        sid = await client.connected()
+        await client.call("message", join(room, me))
+        await client.call("message", send(room, me, "not logged at info"))
     finally:
-        proc.stop()
+        proc.stop()  # every line is out before they are read
+    logs = proc.logs()
+    assert '"agent ready"' in logs  # positive control: info lines do reach this log
+    assert '"event' not in logs and sid not in logs  # the socket's events are debug only
+    assert "GET /api" not in logs  # no access log line per request by default

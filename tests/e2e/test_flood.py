@@ -48,6 +48,13 @@ async def test_typing_and_unknown_events_count_against_the_rate_too(
     refused = [o for o in outcomes if not o["success"]]
     assert refused and {o["code"] for o in refused} == {"RATE_LIMITED"}
     await observer.quiet(0.5)
-    assert len(observer.events("userTyping")) == 40 - len(refused) <= 20
+    # positive control: another socket's typing reaches the observer; the typer's, all sent before, came first
+    marker, marker_id = await clients(proc.url), new_id()
+    await marker.connected()
+    await marker.emit("typing", {"roomId": room, "userId": marker_id, "isTyping": True})
+    await observer.event("userTyping", where=lambda t: t["userId"] == marker_id)
+    heard = [t["userId"] for t in observer.events("userTyping")]
+    assert heard[-1] == marker_id and heard.count(marker_id) == 1
+    assert heard[:-1] == [typer_id] * (40 - len(refused)) and len(heard) - 1 <= 20
     unknown = await typer.call("shout", {"text": "x"})
     assert unknown["code"] in ("RATE_LIMITED", "INVALID_PAYLOAD")

@@ -204,6 +204,7 @@ def _fresh_sockets() -> Iterator[None]:
 
 # REST --------------------------------------------------------------------------------------------
 
+
 def _routes(url: str) -> list[tuple[str, str]]:
     """(method, path template) of every operation the server documents."""
     document = httpx.get(f"{url}/openapi.json").json()
@@ -230,9 +231,7 @@ def rest_cases(draw: st.DrawFn, routes: list[tuple[str, str]]) -> tuple[str, str
             max_size=3,
         )
     )
-    body = draw(
-        st.one_of(json_values, field_values, st.dictionaries(st.text(max_size=10), field_values, max_size=4))
-    )
+    body = draw(st.one_of(json_values, field_values, st.dictionaries(st.text(max_size=10), field_values, max_size=4)))
     return method, path, body, query
 
 
@@ -266,4 +265,3 @@ def test_every_rest_route_answers_generated_bodies_clearly(fuzz_server: ServerPr
 
     check()
     assert len(seen) > 5, seen
-

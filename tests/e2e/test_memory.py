@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -45,13 +46,30 @@ async def test_history_pages_with_limit_and_before(server: ServerProcess, client
     room, sender = new_id(), new_id()
     client = await clients(server.url)
     await client.connected()
+    acks = []
     for i in range(6):
-        await client.call("message", send(room, sender, f"p{i}"))
+        acks.append(await client.call("message", send(room, sender, f"p{i}")))
+        await asyncio.sleep(0.002)  # distinct milliseconds, so each page boundary splits cleanly
+    created = [a["createdAt"] for a in acks]
+    assert created == sorted(set(created)), created  # the setup, not the check: each message its own ms
+    ids = {f"p{i}": a["messageId"] for i, a in enumerate(acks)}
+
+    def contents(page: list[dict[str, Any]]) -> list[str]:
+        assert [m["id"] for m in page] == [ids[m["content"]] for m in page]
+        return [m["content"] for m in page]
+
     page = history(server.url, room, limit=2)
-    assert [m["content"] for m in page] == ["p5", "p4"]
+    assert contents(page) == ["p5", "p4"]
     older = history(server.url, room, limit=50, before=page[-1]["createdAt"])
+    assert contents(older) == ["p3", "p2", "p1", "p0"]  # everything older, newest first, nothing else
+    assert [m["createdAt"] for m in older] == created[3::-1]
     assert all(m["createdAt"] < page[-1]["createdAt"] for m in older)
-    assert {m["content"] for m in older} <= {"p0", "p1", "p2", "p3"}
+    # paging back two at a time walks the rest exactly once, then comes up empty
+    second = history(server.url, room, limit=2, before=page[-1]["createdAt"])
+    assert contents(second) == ["p3", "p2"]
+    third = history(server.url, room, limit=2, before=second[-1]["createdAt"])
+    assert contents(third) == ["p1", "p0"]
+    assert history(server.url, room, limit=2, before=third[-1]["createdAt"]) == []
 
 
 def test_rest_reports_bad_parameters_clearly(server: ServerProcess) -> None:

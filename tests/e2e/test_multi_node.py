@@ -69,13 +69,22 @@ async def test_rooms_span_both_nodes(server_factory: Callable[..., ServerProcess
         assert (await on_a.event("messageBroadcast", where=lambda m: m["senderId"] == bob))["id"] == back["messageId"]
 
         await on_a.quiet(0.5)
+        # positive controls, each through the same path as what must not have come (so sent after it):
+        # B's typing reaches A over Redis, and A's next message reaches B over Redis and A itself
+        await on_b.emit("typing", {"roomId": room, "userId": bob, "isTyping": True})
+        await on_a.event("userTyping", where=lambda t: t["userId"] == bob)
+        last = await on_a.call("message", send(room, ann, "last from node A"))
+        await on_b.event("messageBroadcast", where=lambda m: m["id"] == last["messageId"])
+        await on_a.event("messageBroadcast", where=lambda m: m["id"] == last["messageId"])
         # each socket hears each message once: the sender only its own copy (skip_sid holds across nodes)
+        expected = [ack["messageId"], back["messageId"], last["messageId"]]
         for client in (on_a, on_b):
-            assert [m["id"] for m in client.events("messageBroadcast")] == [ack["messageId"], back["messageId"]]
+            assert [m["id"] for m in client.events("messageBroadcast")] == expected
         assert on_a.events("messageBroadcast")[0]["clientMessageId"] == sent["payload"]["messageId"]
-        assert on_a.events("userTyping") == []
+        assert [t["userId"] for t in on_a.events("userTyping")] == [bob]  # never its own
+        assert [t["userId"] for t in on_b.events("userTyping")] == [ann]
         for node in (a, b):  # one store: each message once, whichever node is asked
-            assert [m["id"] for m in history(node.url, room)] == [back["messageId"], ack["messageId"]]
+            assert [m["id"] for m in history(node.url, room)] == expected[::-1]
 
 
 async def test_a_dm_to_eliza_is_answered_once_whichever_node_runs_her(
@@ -100,6 +109,17 @@ async def test_a_dm_to_eliza_is_answered_once_whichever_node_runs_her(
             assert reply["inReplyTo"] == ack["messageId"] and reply["text"]
             await user.event("messageComplete", timeout=20)
         await user.quiet(QUIET_S)
+        # positive control: one more question after the quiet window is answered, on both devices; a
+        # duplicate answer to an earlier one (from the other node) would be counted below
+        ack = await user.call("message", send(room, me, "I keep thinking about the sea", metadata={"isDm": True}))
+        asked.append(ack["messageId"])
+        for client in (user, watcher):
+            await client.event(
+                "messageBroadcast", where=lambda m: m["senderId"] == eliza and m["inReplyTo"] == asked[-1], timeout=20
+            )
+        await user.event("messageComplete", timeout=20)
+        for _ in asked:
+            await watcher.event("messageComplete", timeout=20)
 
         for client in (user, watcher):
             from_eliza = [m for m in client.events("messageBroadcast") if m["senderId"] == eliza]

@@ -33,7 +33,10 @@ async def test_broadcast_reaches_everyone_in_the_room_and_no_one_outside(server:
     await carol.call("message", send(room_b, carol_id, "for room b"))
     await carol.event("messageBroadcast")
     await bob.quiet()
-    assert [m["text"] for m in bob.events("messageBroadcast")] == ["for room a"]
+    # positive control: room a still reaches Bob after room b's message; had that one reached him, it came first
+    await alice.call("message", send(room_a, new_id(), "room a again"))
+    await bob.event("messageBroadcast", where=lambda m: m["text"] == "room a again")
+    assert [m["text"] for m in bob.events("messageBroadcast")] == ["for room a", "room a again"]
     assert [m["text"] for m in carol.events("messageBroadcast")] == ["for room b"]
 
 
@@ -76,12 +79,16 @@ async def test_presence_joined_and_left_on_disconnect(server: ServerProcess, cli
 async def test_typing_reaches_the_others_but_not_the_typer(server: ServerProcess, clients: Any) -> None:
     room, typer_id = new_id(), new_id()
     typer = await joined(clients, server.url, room, typer_id)
-    other = await joined(clients, server.url, room)
+    other_id = new_id()
+    other = await joined(clients, server.url, room, other_id)
     await typer.emit("typing", {"roomId": room, "userId": typer_id, "isTyping": True})
     seen = await other.event("userTyping")
     assert seen["userId"] == typer_id and seen["isTyping"] is True and seen["channelId"] == room
     await typer.quiet()
-    assert typer.events("userTyping") == []
+    # positive control: the typer hears the other's typing, which the server sent after (not before) its own
+    await other.emit("typing", {"roomId": room, "userId": other_id, "isTyping": True})
+    await typer.event("userTyping", where=lambda t: t["userId"] == other_id)
+    assert [t["userId"] for t in typer.events("userTyping")] == [other_id]
 
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
@@ -114,14 +121,17 @@ async def test_a_retry_with_the_same_message_id_is_stored_once_and_not_rebroadca
     assert second["createdAt"] == first["createdAt"]
     await reader.event("messageBroadcast")
     await reader.quiet(0.5)
-    assert len(reader.events("messageBroadcast")) == 1
+    # positive control: the next message reaches the reader; a rebroadcast of the retry would have come first
+    after = await sender.call("message", send(room, sender_id, "the next one"))
+    await reader.event("messageBroadcast", where=lambda m: m["text"] == "the next one")
+    assert [m["id"] for m in reader.events("messageBroadcast")] == [first["messageId"], after["messageId"]]
     # the sender gets its own copy again (ElizaOS clients clear a pending message on it)
     own = [m for m in sender.events("messageBroadcast") if m.get("clientMessageId") == first["clientMessageId"]]
     assert len(own) == 2 and {m["id"] for m in own} == {first["messageId"]}
     import httpx
 
     history = httpx.get(f"{server.url}/api/messaging/channels/{room}/messages").json()["data"]["messages"]
-    assert [m["content"] for m in history] == ["only once"]
+    assert [m["content"] for m in history] == ["the next one", "only once"]
 
 
 async def test_sending_without_joining_still_hears_the_room(server: ServerProcess, clients: Any) -> None:

@@ -30,18 +30,29 @@ async def relays() -> AsyncIterator[Callable[[], Any]]:
             await relay.close()
 
 
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            if check():
+                return
+            await asyncio.sleep(0.01)
+
+
 async def test_objects_reach_every_other_node_in_order_and_not_their_sender(relays: Any) -> None:
-    (a, on_a), (_, on_b), (_, on_c) = [await relays() for _ in range(3)]
+    (a, on_a), (b, on_b), (c, on_c) = [await relays() for _ in range(3)]
     for i in range(50):
         a.send({"i": i, "text": "é\u0000"})
-    async with asyncio.timeout(5):
-        while True:
-            if len(on_b) >= 50 and len(on_c) >= 50:
-                break
-            await asyncio.sleep(0.01)
+    await until(lambda: len(on_b) >= 50 and len(on_c) >= 50)
     assert on_b == on_c == [{"i": i, "text": "é\u0000"} for i in range(50)]
     await asyncio.sleep(0.1)
-    assert on_a == []
+    # positive controls: each sender hears the others on the same channel, after its own objects would have come
+    b.send({"from": "b"})
+    await until(lambda: len(on_a) >= 1 and len(on_c) >= 51)
+    c.send({"from": "c"})
+    await until(lambda: len(on_a) >= 2 and len(on_b) >= 51)
+    assert on_a == [{"from": "b"}, {"from": "c"}]
+    assert on_b[50:] == [{"from": "c"}]
+    assert on_c[50:] == [{"from": "b"}]
 
 
 def test_channel_names_carry_the_prefix_and_the_database() -> None:

@@ -48,6 +48,9 @@ async def test_without_a_relay_steps_stay_on_the_node() -> None:
         assert queue.steps.get_nowait().kind == "thinking" and queue.steps.empty()
     with watchers.watch("m1") as late:
         assert late.steps.empty()  # nothing kept for a late watch: on one node none can be late
+        done = ReplyEvent("done", "agent", "c1", "m1")
+        watchers.notify(done)  # positive control: what comes now does reach it
+        assert late.steps.get_nowait() == done and late.steps.empty()
     await watchers.close()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
@@ -18,6 +20,7 @@ from eliza_messaging.queue.redis import RedisStreamQueue
 from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
 from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.server import REPO
 
 CLAIM_IDLE_S = 0.6  # short, so a dead consumer's entries move within the test
 
@@ -120,6 +123,10 @@ async def test_each_group_gets_each_message_once_in_order_with_the_records_intac
         await queue.publish(message, channel)
     await until(lambda: len(ada.got) == 5 and len(bo.got) == 5)
     await asyncio.sleep(0.2)  # and nothing more comes
+    # positive control: the next message still arrives; a second delivery of an earlier one would come first
+    sent.append(record("m5"))
+    await queue.publish(*sent[-1])
+    await until(lambda: len(ada.got) >= 6 and len(bo.got) >= 6)
     assert ada.got == bo.got == [m for m, _ in sent]  # the records round-trip whole (ids, text, metadata, times)
     assert ada.channels == [c for _, c in sent]
 
@@ -152,6 +159,10 @@ async def test_two_nodes_in_one_group_share_its_messages_without_duplicates(
         await asyncio.sleep(0.01)
     await until(lambda: len(on_a.got) + len(on_b.got) >= 20)
     await asyncio.sleep(0.3)
+    # positive control: the group still takes messages after the quiet window
+    sent.append(record("m20")[0])
+    await publisher.publish(sent[-1], record("x")[1])
+    await until(lambda: sent[-1] in on_a.got + on_b.got)
     ids = [m.id for m in on_a.got + on_b.got]
     assert sorted(ids) == sorted(m.id for m in sent)  # every message once, none twice
     assert on_a.got and on_b.got  # both nodes took a share
@@ -175,25 +186,32 @@ async def test_a_dead_consumers_pending_message_is_claimed_and_handled_by_anothe
     assert handler.got[0] == message
     await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
     await asyncio.sleep(CLAIM_IDLE_S * 2)
-    assert len(handler.got) == 1  # claimed once, acknowledged, not handed over again
+    # positive control: the survivor still takes new messages after the window
+    later, _ = record("published later")
+    await publisher.publish(later, channel)
+    await until(lambda: len(handler.got) >= 2)
+    assert handler.got == [message, later]  # claimed once, acknowledged, not handed over again
 
 
 async def test_unfinished_work_stays_with_its_node_until_it_dies_then_moves_once(
     nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
 ) -> None:
-    first, second = nodes(), nodes()
-    slow, other = Recorder(settle=True), Recorder(settle=True)
-    first.subscribe("agent:eliza", slow)
-    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
-    await first.publish(*record("a long reply"))
-    await until(lambda: len(slow.got) == 1)
-    second.subscribe("agent:eliza", other)
-    # the first node works on it for longer than the claim idle time, touching it all along
-    await asyncio.sleep(CLAIM_IDLE_S * 3)
-    assert other.got == [] and await pending(redis, stream, "agent:eliza") == 1
-    await _die(first)  # no close, no ack: as a killed process
+    async with queue_process(stream, "agent:eliza") as first:  # never finishes its work; killed below
+        await until(lambda: _exists_group(redis, stream, "agent:eliza"))
+        publisher = nodes()
+        message, channel = record("a long reply")
+        await publisher.publish(message, channel)
+        assert await first.took() == message.id
+        second = nodes()
+        other = Recorder(settle=True)
+        second.subscribe("agent:eliza", other)
+        # the first node works on it for longer than the claim idle time, touching it all along
+        await asyncio.sleep(CLAIM_IDLE_S * 3)
+        assert other.got == [] and await pending(redis, stream, "agent:eliza") == 1
+        first.kill()  # no close, no ack: a crash
+    # positive control of the window above: once nobody touches it, the second node claims it
     await until(lambda: len(other.got) == 1, timeout=CLAIM_IDLE_S * 5 + 2)
-    assert other.got[0].id == slow.got[0].id
+    assert other.got[0].id == message.id
     assert await pending(redis, stream, "agent:eliza") == 1  # still unfinished on the second node
     other.futures[0].set_result(None)  # the agent is done: now it is acknowledged
     await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
@@ -257,16 +275,42 @@ async def test_publishing_to_an_unreachable_redis_logs_and_returns(caplog: pytes
     assert "message not handed to the agents" in caplog.text
 
 
-async def _die(queue: RedisStreamQueue) -> None:
-    """Stop a queue as a killed process would: its tasks end, nothing is acknowledged or removed."""
-    for group in queue._groups.values():
-        for task in group.tasks:
-            task.cancel()
-        for task in group.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        group.tasks.clear()
-    queue._groups.clear()
+class QueueProcess:
+    """A queue node in a child process (tests/support/queue_node.py) that takes messages and never finishes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def took(self, timeout: float = 5.0) -> str:
+        """The id of the next message the node took."""
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        assert line, f"the queue node exited with {await self.proc.wait()}"
+        return str(json.loads(line)["id"])
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+
+@contextlib.asynccontextmanager
+async def queue_process(stream: str, group: str) -> AsyncIterator[QueueProcess]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.queue_node",
+        REDIS_TEST_URL,
+        stream,
+        group,
+        str(CLAIM_IDLE_S),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        yield QueueProcess(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
 
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:

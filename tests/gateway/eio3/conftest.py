@@ -28,6 +28,7 @@ import socketio
 import uvicorn
 
 from eliza_messaging.gateway.eio3 import LegacyCompatibleAsyncServer, is_legacy
+from tests.conftest import service_missing
 
 JS_DIR = Path(__file__).resolve().parents[2] / "js-legacy"
 
@@ -192,11 +193,14 @@ def live_server() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def js_clients() -> Path:
-    """tests/js-legacy with its node_modules; runs ``npm ci`` (registry only) when they are missing."""
+    """tests/js-legacy with its node_modules; runs ``npm ci`` (registry only) when they are missing.
+
+    Without node and npm the tests that use it skip, except in CI (``CI=true``), where they fail.
+    """
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node and npm are needed for the socket.io-client end-to-end tests")
+        service_missing("Node.js", "node and npm are needed for the socket.io-client end-to-end tests; install Node.js")
     marker = JS_DIR / "node_modules" / "sio1" / "package.json"
     if not marker.exists():
         env = {**os.environ, "npm_config_update_notifier": "false"}

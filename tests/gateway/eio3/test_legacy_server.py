@@ -370,6 +370,13 @@ async def test_pinging_client_stays(serve: Any) -> None:
         assert _texts(await client.get()) == [(eio_packet.PONG, "")]
         await asyncio.sleep(0.05)
     assert app.disconnects == []
+    # positive control: a disconnect is recorded when it does happen, and it is the client's, not a timeout
+    await client.send("41")
+    for _ in range(50):
+        if app.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert [reason for _, reason in app.disconnects] == ["client disconnect"]
 
 
 async def test_jsonp_polling(serve: Any) -> None:

@@ -95,6 +95,14 @@ async def test_an_action_message_is_updated_in_place(app: App, fake_agent: FakeA
     assert [m["content"] for m in history] == ["Found 3 results"]
     await asyncio.sleep(0.05)
     assert fake_agent.seen == []  # action messages are not handed to the agents
+    # positive control: a person's post in the same channel is handed to the agent, after the action would have been
+    post = await app.client.post(f"{API}/channels/{channel}/messages", json={"author_id": new_id(), "content": "ok"})
+    assert post.status_code == 201, post.text
+    for _ in range(200):
+        if fake_agent.seen:
+            break
+        await asyncio.sleep(0.01)
+    assert [m.id for m in fake_agent.seen] == [post.json()["data"]["id"]]
     missing = await app.client.patch(f"{API}/action/{new_id()}", json={"content": "x"})
     assert missing.status_code == 404
     bad = await app.client.patch(f"{API}/action/{action['id']}", json={"content": "a\x00"})
