@@ -61,6 +61,7 @@ def serve(
         log_config=None,
         access_log=settings.log_level.lower() == "debug",
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_frame_bytes,  # a bigger frame is refused while read, not after
         lifespan="on",
         # A long-polling request can stay open for a whole ping cycle; do not let it hold up a restart.
         timeout_graceful_shutdown=5,

@@ -205,9 +205,8 @@ class SocketGateway:
         return payloads.ack_ok(ack)
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
-        """Every event counts against the socket's rate; any failure becomes messageError and the ack."""
+        """Any failure becomes messageError and the ack (the rate is counted before: gateway/guarded.py)."""
         try:
-            self.messaging.admit(sid)
             return await run()
         except MessagingError as exc:
             return await self._error(sid, exc, data)
