@@ -21,6 +21,9 @@ NODE = shutil.which("node") or "node"
 
 Report = dict[str, Any]
 
+#: One report is one line; a received message may be up to the server's frame limit (1 MB by default).
+REPORT_LINE_LIMIT = 16 * 1024 * 1024
+
 
 def ensure_node_modules(directory: Path = JS_DIR) -> None:
     """``npm ci`` once when the modules are missing (the README's test command already does it)."""
@@ -45,6 +48,7 @@ class NodeClient:
             stdout=asyncio.subprocess.PIPE,
             cwd=JS_DIR,
             env={**os.environ},
+            limit=REPORT_LINE_LIMIT,
         )
         client = cls(asyncio.Queue(), proc)
         options.setdefault("reconnection", False)
