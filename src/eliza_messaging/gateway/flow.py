@@ -26,6 +26,7 @@ Job = Callable[[], Awaitable[None]]
 class _Lane:
     jobs: deque[Job] = field(default_factory=deque)
     worker: asyncio.Task[None] | None = None
+    running: bool = False
 
 
 class SocketLanes:
@@ -39,7 +40,7 @@ class SocketLanes:
         lane = self._lanes.get(key)
         if lane is None:
             return 0
-        return len(lane.jobs) + (1 if lane.worker is not None else 0)
+        return len(lane.jobs) + (1 if lane.running else 0)
 
     def submit(self, key: str, job: Job) -> None:
         """Queue ``job`` behind the jobs ``key`` submitted before; start the lane's worker if idle."""
@@ -54,10 +55,13 @@ class SocketLanes:
         try:
             while lane.jobs:
                 job = lane.jobs.popleft()
+                lane.running = True
                 try:
                     await job()
                 except Exception:
                     log.exception("socket event failed", extra={"sid": key})
+                finally:
+                    lane.running = False
         finally:
             # no await between the last check of ``jobs`` and here: nothing can be submitted in between
             lane.worker = None
