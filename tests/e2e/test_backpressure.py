@@ -165,3 +165,32 @@ async def test_connections_per_address_are_capped_and_freed_on_close(
         assert admitted.status_code == 200, admitted.text
         again = await http.get(ENGINE, params={"EIO": "4", "transport": "polling"})
         assert again.status_code == 429  # full again
+
+
+async def test_a_second_post_of_one_session_while_the_first_is_read_is_refused(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    proc = server_factory()
+    with httpx.Client(base_url=proc.url, timeout=10) as sync_http:
+        sid = _open_polling(sync_http)
+    params = {"EIO": "4", "transport": "polling", "sid": sid}
+    typing = '42["typing",' + json.dumps({"roomId": new_id(), "userId": new_id(), "isTyping": True}) + "]"
+    first_sent, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> Any:
+        yield typing.encode()
+        first_sent.set()
+        await finish.wait()  # the first POST's body is still coming in
+        yield b"\x1e" + typing.encode()
+
+    async with httpx.AsyncClient(base_url=proc.url, timeout=10) as http:
+        first = asyncio.create_task(http.post(ENGINE, params=params, content=slow_body()))
+        await first_sent.wait()
+        for _ in range(50):  # until the server has begun reading the first (a POST before that is fine)
+            second = await http.post(ENGINE, params=params, content=typing)
+            if second.status_code != 200:
+                break
+            await asyncio.sleep(0.02)
+        finish.set()
+        assert second.status_code == 400 and "one POST at a time" in second.text
+        assert (await first).status_code == 200  # the first is handled as usual
