@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import types
+from typing import Any
 
+import pytest
 from engineio import packet as eio_packet
 
 from eliza_messaging.gateway.flow import FloodGuard, Refusal, SocketLanes, packet_header
 from eliza_messaging.gateway.ip_limit import ConnectionsPerAddress, client_address
-from eliza_messaging.gateway.outbuffer import MeteredQueue, wire_size
+from eliza_messaging.gateway.outbuffer import MeteredQueue, TimedWebSocket, WriteWatch, wire_size
 
 
 class Clock:
@@ -142,6 +145,33 @@ async def test_a_metered_queue_overflows_once_drops_what_it_held_and_ends_its_re
     await queue.put(small)
     assert queue.empty() and overflows == [overflows[0]]  # nothing more is taken, no second report
     await asyncio.wait_for(queue.join(), 1)
+
+
+async def test_a_websocket_write_to_a_peer_that_stopped_reading_ends_the_connection() -> None:
+    server = types.SimpleNamespace(write_watch=WriteWatch(0.05))
+    ws = TimedWebSocket(None, server)
+    sent: list[Any] = []
+    never = asyncio.Event()
+
+    async def asgi_send(message: Any) -> None:
+        if message.get("text") == "stuck":
+            await never.wait()  # the transport is full and stays full
+        sent.append(message)
+
+    ws.asgi_send = asgi_send
+    ws.asgi_receive = never.wait
+    await ws.send("fine")  # a write that finishes is not touched
+    assert sent == [{"type": "websocket.send", "bytes": None, "text": "fine"}]
+
+    reader = asyncio.create_task(ws.wait())
+    with pytest.raises(ConnectionError, match="stopped reading"):
+        await asyncio.wait_for(ws.send("stuck"), 5)
+    with pytest.raises(asyncio.CancelledError):
+        await reader  # python-engineio's reader loop ends on this
+    assert ws.stalled
+    await asyncio.wait_for(ws.close(), 1)  # no close frame behind unread data: returns at once
+    with pytest.raises(ConnectionError):
+        await ws.send("more")
 
 
 def test_connections_per_address() -> None:

@@ -38,7 +38,7 @@ from .eio3.server import LegacyEngineIOServer
 from .eio3.session import EIO3Socket
 from .flow import FloodGuard, PacketHeader, Refusal, SocketLanes, packet_header
 from .ip_limit import ConnectionsPerAddress, client_address
-from .outbuffer import MeteredQueue, TimedWebSocket
+from .outbuffer import MeteredQueue, TimedWebSocket, WriteWatch
 
 log = logging.getLogger("eliza_messaging.gateway.guarded")
 
@@ -112,7 +112,7 @@ class GuardedEngineIOServer(LegacyEngineIOServer):
         super().__init__(*args, **kwargs)
         self.max_buffer_bytes = max_buffer_bytes
         self.max_post_packets = max_post_packets
-        self.write_timeout_s = write_timeout_s
+        self.write_watch = WriteWatch(write_timeout_s)
         self.connections = ConnectionsPerAddress(max_connections_per_ip)
         self._address_of: dict[str, str] = {}
         self._posting: set[str] = set()

@@ -11,9 +11,11 @@ the connection instead of holding the writer (and everything queued behind it) f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from engineio.async_drivers import asgi
@@ -80,41 +82,81 @@ class MeteredQueue(asyncio.Queue[Any]):
             await super().join()
 
 
-class TimedWebSocket(asgi.WebSocket):  # type: ignore[misc]
-    """python-engineio's ASGI websocket, with every write bounded by the server's ``write_timeout_s``.
+class WriteWatch:
+    """Ends websocket writes that wait longer than ``timeout_s`` for a peer that stopped reading.
 
-    A write that does not finish in time (the peer stopped reading and the transport is full)
-    raises, which ends python-engineio's writer; the read waiting at that moment is cancelled,
-    which ends its reader loop, so the connection is closed and the socket disconnected.
+    One sweep every half timeout looks at the websockets with a write in progress, so a write
+    costs two attribute stores, not a timer of its own.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._sockets: weakref.WeakSet[TimedWebSocket] = weakref.WeakSet()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def watch(self, ws: TimedWebSocket) -> None:
+        if self.timeout_s <= 0:
+            return
+        self._sockets.add(ws)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        try:
+            while self._sockets:
+                await asyncio.sleep(self.timeout_s / 2)
+                now = asyncio.get_running_loop().time()
+                for ws in list(self._sockets):
+                    ws.check(now, self.timeout_s)
+        finally:
+            self._sweeper = None
+
+
+class TimedWebSocket(asgi.WebSocket):  # type: ignore[misc]
+    """python-engineio's ASGI websocket, with writes watched by the server's ``write_watch``.
+
+    A write that has not finished in time (the peer stopped reading and the transport is full)
+    is cancelled and raises ``ConnectionError``, which ends python-engineio's writer; the read
+    waiting at that moment is cancelled too, which ends its reader loop, so the socket is
+    disconnected and the application lets go of the connection.
     """
 
     def __init__(self, handler: Any, server: Any) -> None:
         super().__init__(handler, server)
-        timeout = getattr(server, "write_timeout_s", None)
-        self.write_timeout_s: float | None = timeout if timeout and timeout > 0 else None
         self.stalled = False
+        self._since: float | None = None
+        self._writer: asyncio.Task[Any] | None = None
         self._reader: asyncio.Task[Any] | None = None
+        watch = getattr(server, "write_watch", None)
+        if isinstance(watch, WriteWatch):
+            watch.watch(self)
 
     async def send(self, message: Any) -> None:
-        if self.stalled:
-            raise ConnectionError("the websocket peer stopped reading")
-        try:
-            async with asyncio.timeout(self.write_timeout_s):
-                await super().send(message)
-        except TimeoutError:
-            self._stall()
-            raise ConnectionError(
-                f"the websocket peer read nothing for {self.write_timeout_s:g} s; closing the connection"
-            ) from None
+        await self._write(super().send(message))
 
     async def close(self) -> None:
         if self.stalled:
             return  # a close frame would wait behind the unread data; the app's return closes the transport
+        with contextlib.suppress(ConnectionError):
+            await self._write(super().close())
+
+    async def _write(self, write: Coroutine[Any, Any, None]) -> None:
+        if self.stalled:
+            write.close()
+            raise ConnectionError("the websocket peer stopped reading")
+        task = asyncio.current_task()
+        self._writer = task
+        self._since = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(self.write_timeout_s):
-                await super().close()
-        except TimeoutError:
-            self._stall()
+            await write
+        except asyncio.CancelledError:
+            if not self.stalled or task is None:
+                raise
+            task.uncancel()  # the watch cancelled this write, nobody cancelled the task
+            raise ConnectionError("the websocket peer stopped reading; closing the connection") from None
+        finally:
+            self._since = None
+            self._writer = None
 
     async def wait(self) -> Any:
         if self.stalled:
@@ -125,8 +167,11 @@ class TimedWebSocket(asgi.WebSocket):  # type: ignore[misc]
         finally:
             self._reader = None
 
-    def _stall(self) -> None:
+    def check(self, now: float, timeout_s: float) -> None:
+        """Called by the watch: give up on a write that has waited longer than ``timeout_s``."""
+        if self.stalled or self._since is None or now - self._since <= timeout_s:
+            return
         self.stalled = True
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.cancel()
+        for task in (self._writer, self._reader):
+            if task is not None and not task.done():
+                task.cancel()
