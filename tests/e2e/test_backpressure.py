@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ async def test_a_flooding_socket_is_told_once_per_interval_then_disconnected(
     flooder = await clients(proc.url, transports=["websocket"])
     await flooder.connected()
 
+    started = time.monotonic()
     await flooder.send(
         {"op": "flood", "event": "message", "data": send(flood_room, new_id(), "flood"), "perTick": 200, "everyMs": 5}
     )
@@ -61,10 +63,11 @@ async def test_a_flooding_socket_is_told_once_per_interval_then_disconnected(
     assert answered["success"] is True
 
     gone = await flooder.wait_for(lambda r: r["type"] == "disconnect", timeout=20)
+    seconds = time.monotonic() - started
     assert gone["reason"] == "io server disconnect"
     errors = flooder.events("messageError")
     assert {e["code"] for e in errors} == {"RATE_LIMITED"}
-    assert 1 <= len(errors) <= 3, f"told {len(errors)} times instead of once per interval"
+    assert 1 <= len(errors) <= seconds + 2, f"told {len(errors)} times in {seconds:.1f} s, not once per second"
     assert errors[-1]["error"].startswith("Disconnected: this connection kept sending faster than 20")
     assert all(e["retryAfterMs"] > 0 for e in errors)
     after = await bystander.call("message", send(quiet_room, new_id(), "served after the flood"))
