@@ -47,6 +47,9 @@ BINARY_REFUSED = (
     " 'attachments'). This event was not handled."
 )
 
+#: Events one socket may have waiting in its lane when no burst is configured.
+DEFAULT_MAX_PENDING = 500
+
 _ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -245,7 +248,8 @@ class GuardedAsyncServer(LegacyCompatibleAsyncServer):
     ) -> None:
         self.guard = FloodGuard(socket_rate, socket_burst)
         self.lanes = SocketLanes()
-        self.max_pending_events = max_pending_events or max(1, socket_burst)
+        # a socket's lane holds at most a burst's worth of events; more waiting means it is flooding
+        self.max_pending_events = max_pending_events or (socket_burst if socket_burst > 0 else DEFAULT_MAX_PENDING)
         super().__init__(*args, **kwargs)
 
     def _engineio_server_class(self) -> type[GuardedEngineIOServer]:
