@@ -1,6 +1,6 @@
 // A real socket.io-client 4.x, driven by the Python tests over stdin/stdout (one JSON object per line).
 // Commands in:  {op: "connect", url, options} | {op: "emit", event, data, ack, id} | {op: "disconnect"} | {op: "exit"}
-//               {op: "burst", event, items, ack, firstId} | {op: "flood", event, data, perTick, everyMs, count} | {op: "pause"}
+//               {op: "burst", event, items, ack, firstId} | {op: "flood", event, data, perTick, everyMs, count}
 // Reports out:  {type: "connect", sid} | {type: "event", event, args} | {type: "ack", id, args}
 //               {type: "connect_error", message} | {type: "disconnect", reason} | {type: "error", message}
 const { io } = require('socket.io-client');
@@ -26,14 +26,6 @@ function flood(cmd) {
     setTimeout(step, cmd.everyMs || 5);
   };
   step();
-}
-
-function pauseReading() {
-  const transport = socket.io.engine.transport;
-  const raw = transport.ws && transport.ws._socket;  // the ws package's net.Socket under the websocket
-  if (!raw) { out({ type: 'error', message: 'pause needs the websocket transport' }); return; }
-  raw.pause();
-  out({ type: 'paused' });
 }
 
 const rl = readline.createInterface({ input: process.stdin });
@@ -68,9 +60,6 @@ rl.on('line', (line) => {
       break;
     case 'flood':  // emit `data` `perTick` times per event-loop turn until disconnected (or `count` sent)
       flood(cmd);
-      break;
-    case 'pause':  // stop reading the connection (a client that no longer reads what the server sends)
-      pauseReading();
       break;
     case 'disconnect': socket && socket.disconnect(); break;
     case 'exit': if (socket) socket.disconnect(); setTimeout(() => process.exit(0), 50); break;
