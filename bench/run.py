@@ -1,12 +1,14 @@
 """Benchmarks against a real server process, driven by real socket.io-client sockets.
 
     .venv/bin/python bench/run.py send  [--clients 20 --messages 200 --rooms 10 --window 10 --transport websocket]
+                                        [--flood 20000]
     .venv/bin/python bench/run.py agent [--clients 10 --messages 20]
 
 ``send`` measures validate -> store (group commit) -> broadcast -> ack in group rooms, where the
-default agent only looks and stays silent. ``agent`` measures whole agent round trips in DMs with
-the built-in ELIZA (no word delay): store, decide, read context, stream, store the reply,
-broadcast, complete. Run on an otherwise idle machine; compare figures only from the same machine.
+default agent only looks and stays silent; with ``--flood N`` one more socket sends N messages as
+fast as it can meanwhile, to see what a flood costs everyone else. ``agent`` measures whole agent
+round trips in DMs with the built-in ELIZA (no word delay): store, decide, read context, stream,
+store the reply, broadcast, complete. Run on an otherwise idle machine; compare figures only from the same machine.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--transport", default="websocket", choices=["websocket", "polling"])
+    parser.add_argument("--flood", type=int, default=0, help="sends one more socket floods with meanwhile")
     args = parser.parse_args()
     ensure_node_modules()
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,6 +57,7 @@ def main() -> None:
                 "ROOMS": str(args.rooms),
                 "WINDOW": str(args.window),
                 "TRANSPORT": args.transport,
+                "FLOOD": str(args.flood),
             }
             if args.bench == "agent":
                 env["AGENT_ID"] = httpx.get(f"{server.url}/api/agents").json()["data"]["agents"][0]["id"]

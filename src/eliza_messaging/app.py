@@ -27,7 +27,7 @@ from .fanout.base import NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.eio3 import LegacyCompatibleAsyncServer
+from .gateway.guarded import GuardedAsyncServer
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -39,7 +39,6 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
-from .messaging.ratelimit import RateLimiter
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
@@ -69,11 +68,12 @@ class Components:
 
 
 def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
-    # A polling client batches whatever it queued into one POST; python-engineio refuses more
-    # than 16 packets per POST by default and the whole batch is lost. The POST's size is already
-    # bounded by max_http_buffer_size, so allow as many packets as that size can hold sensibly.
-    engineio.payload.Payload.max_decode_packets = settings.max_polling_packets
-    return LegacyCompatibleAsyncServer(
+    # A polling client batches whatever it queued into one POST; python-engineio refuses more than
+    # 16 packets per POST by default and the whole batch is lost. Allow a burst's worth (the server
+    # answers a POST with more with a 400 that says so, before decoding it).
+    post_packets = max(1, min(settings.max_polling_packets, settings.socket_burst or settings.max_polling_packets))
+    engineio.payload.Payload.max_decode_packets = post_packets
+    return GuardedAsyncServer(
         async_mode="asgi",
         allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
@@ -86,6 +86,12 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
         compression_threshold=10**9,
         logger=False,
         engineio_logger=False,
+        socket_rate=settings.socket_rate,
+        socket_burst=settings.socket_burst,
+        max_post_packets=post_packets,
+        max_buffer_bytes=settings.socket_max_buffer,
+        write_timeout_s=settings.socket_write_timeout_s,
+        max_connections_per_ip=settings.max_connections_per_ip,
     )
 
 
@@ -99,7 +105,6 @@ def build_components(settings: Settings) -> Components:
         SocketIOFanout(sio),
         queue,
         limits,
-        RateLimiter(settings.socket_rate, settings.socket_burst),
         relay=build_relay(settings),
         channel_relay=build_relay(settings, "channels"),
         outbox_timing=(settings.outbox_lease_s, settings.outbox_sweep_s),

@@ -62,6 +62,7 @@ def serve(
         log_config=None,
         access_log=settings.log_level.lower() == "debug",
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_frame_bytes,  # a bigger frame is refused while read, not after
         lifespan="on",
         # After the graceful stop (gateway/shutdown.py) every socket is closed; what is left is plain
         # HTTP, and a long-polling request can stay open for a whole ping cycle: do not wait for it.

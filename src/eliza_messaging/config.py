@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     )
     socket_rate: float = Field(100.0, validation_alias=AliasChoices("ELIZA_SOCKET_RATE", "socket_rate"))
     socket_burst: int = Field(500, validation_alias=AliasChoices("ELIZA_SOCKET_BURST", "socket_burst"))
+    socket_max_buffer: int = Field(
+        4_000_000, ge=0, validation_alias=AliasChoices("ELIZA_SOCKET_MAX_BUFFER", "socket_max_buffer")
+    )  # bytes queued for one socket that does not read; past it the socket is disconnected (0: unbounded)
+    socket_write_timeout_s: float = Field(
+        30.0, ge=0, validation_alias=AliasChoices("ELIZA_SOCKET_WRITE_TIMEOUT", "socket_write_timeout_s")
+    )  # a websocket write waiting this long for a reader that stopped reading ends the connection
+    max_connections_per_ip: int = Field(
+        256, ge=0, validation_alias=AliasChoices("ELIZA_MAX_CONNECTIONS_PER_IP", "max_connections_per_ip")
+    )  # open Socket.IO connections from one client address (0: no cap)
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))

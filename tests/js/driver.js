@@ -1,5 +1,6 @@
 // A real socket.io-client 4.x, driven by the Python tests over stdin/stdout (one JSON object per line).
 // Commands in:  {op: "connect", url, options} | {op: "emit", event, data, ack, id} | {op: "disconnect"} | {op: "exit"}
+//               {op: "burst", event, items, ack, firstId} | {op: "flood", event, data, perTick, everyMs, count}
 // Reports out:  {type: "connect", sid} | {type: "event", event, args} | {type: "ack", id, args}
 //               {type: "connect_error", message} | {type: "disconnect", reason} | {type: "error", message}
 const { io } = require('socket.io-client');
@@ -34,6 +35,16 @@ function connect(url, options) {
   socket.onAny((event, ...args) => out({ type: 'event', event, args }));
 }
 
+function flood(cmd) {
+  let sent = 0;
+  const step = () => {
+    if (!socket.connected || (cmd.count && sent >= cmd.count)) { out({ type: 'flood_done', sent }); return; }
+    for (let i = 0; i < (cmd.perTick || 100); i += 1) { socket.emit(cmd.event, cmd.data); sent += 1; }
+    setTimeout(step, cmd.everyMs || 5);
+  };
+  step();
+}
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   let cmd;
@@ -53,6 +64,21 @@ rl.on('line', (line) => {
       }
       break;
     case 'emit_raw_args': socket.emit(cmd.event, ...cmd.args); break;
+    case 'burst':  // every item emitted back to back in one tick; acks reported with ids firstId, firstId+1, ...
+      cmd.items.forEach((data, i) => {
+        const id = cmd.firstId + i;
+        if (cmd.ack) {
+          socket.timeout(cmd.timeout || 20000).emit(cmd.event, data, (err, ...args) => {
+            out(err ? { type: 'ack_timeout', id } : { type: 'ack', id, args });
+          });
+        } else {
+          socket.emit(cmd.event, data);
+        }
+      });
+      break;
+    case 'flood':  // emit `data` `perTick` times per event-loop turn until disconnected (or `count` sent)
+      flood(cmd);
+      break;
     case 'disconnect': socket && socket.disconnect(); break;
     case 'exit': if (socket) socket.disconnect(); setTimeout(() => process.exit(0), 50); break;
     default: out({ type: 'error', message: 'unknown op ' + cmd.op });

@@ -21,6 +21,9 @@ NODE = shutil.which("node") or "node"
 
 Report = dict[str, Any]
 
+#: One report is one line; a received message may be up to the server's frame limit (1 MB by default).
+REPORT_LINE_LIMIT = 16 * 1024 * 1024
+
 
 def ensure_node_modules(directory: Path = JS_DIR) -> None:
     """``npm ci`` once when the modules are missing (the README's test command already does it)."""
@@ -45,6 +48,7 @@ class NodeClient:
             stdout=asyncio.subprocess.PIPE,
             cwd=JS_DIR,
             env={**os.environ},
+            limit=REPORT_LINE_LIMIT,
         )
         client = cls(asyncio.Queue(), proc)
         options.setdefault("reconnection", False)
@@ -79,6 +83,29 @@ class NodeClient:
         )
         assert report["type"] == "ack", f"no ack for {event} within {timeout}s"
         return report["args"][0] if report["args"] else None
+
+    async def burst(self, event: str, items: list[Any], timeout: float = 20.0) -> list[Any]:
+        """Emit every item back to back (one tick of the client), each with an ack; the acks in item order."""
+        first = self._next_id + 1
+        self._next_id += len(items)
+        await self.send(
+            {
+                "op": "burst",
+                "event": event,
+                "items": items,
+                "ack": True,
+                "firstId": first,
+                "timeout": int(timeout * 1000),
+            }
+        )
+        acks = []
+        for ident in range(first, first + len(items)):
+            report = await self.wait_for(
+                lambda r, i=ident: r.get("id") == i and r["type"] in ("ack", "ack_timeout"), timeout=timeout + 2
+            )
+            assert report["type"] == "ack", f"no ack for {event} #{ident - first} within {timeout}s"
+            acks.append(report["args"][0] if report["args"] else None)
+        return acks
 
     async def wait_for(self, match: Callable[[Report], bool], timeout: float = 10.0) -> Report:
         """The first report (already seen or arriving) that matches."""

@@ -201,10 +201,9 @@ class SocketGateway:
         return payloads.ack_ok(ack)
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
-        """Every event counts against the socket's rate; any failure becomes messageError and the ack."""
+        """Any failure becomes messageError and the ack (the rate is counted before: gateway/guarded.py)."""
         try:
             with self.messaging.gate.hold():  # refused once the server is stopping; counted until done
-                self.messaging.admit(sid)
                 return await run()
         except MessagingError as exc:
             return await self._error(sid, exc, data)

@@ -27,7 +27,6 @@ from .gate import Gate
 from .identity import Caller, Identity
 from .outbox import Outbox
 from .presence import Presence
-from .ratelimit import RateLimiter
 from .replies import ReplyWatchers, Watch
 from .reply import Reply
 from .validation import Limits
@@ -50,7 +49,6 @@ class MessagingService:
         fanout: Fanout,
         queue: MessageQueue,
         limits: Limits | None = None,
-        rate_limiter: RateLimiter | None = None,
         relay: NodeRelay | None = None,
         channel_relay: NodeRelay | None = None,
         outbox_timing: tuple[float, float] = (30.0, 5.0),
@@ -61,7 +59,6 @@ class MessagingService:
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``)."""
         self.store = store
-        self.rate_limiter = rate_limiter or RateLimiter(rate_per_s=0, burst=0)
         self.fanout = fanout
         self.queue = queue
         self.limits = limits or Limits()
@@ -109,12 +106,7 @@ class MessagingService:
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 
-    def admit(self, sid: str) -> None:
-        """Count one incoming message from ``sid`` against its rate; raises RateLimited when over."""
-        self.rate_limiter.admit(sid)
-
     async def disconnect(self, sid: str) -> None:
-        self.rate_limiter.forget(sid)
         state = self.presence.disconnect(sid)
         if state is None:
             return

@@ -177,6 +177,14 @@ def test_decode_text_payload_rejects_garbage(bad: str) -> None:
         eio3.decode_text_payload(bad)
 
 
+def test_a_length_is_looked_for_only_where_a_length_can_be() -> None:
+    body = "4" + "x" * 1_000_000  # no ':' at all: refused after reading a length's worth, not the megabyte
+    with pytest.raises(eio3.PayloadError, match="missing ':'"):
+        eio3.decode_text_payload(body)
+    with pytest.raises(eio3.PayloadError, match="missing ':'"):
+        eio3.decode_text_payload("1" * 400 + ":4")  # more digits than any length has
+
+
 def test_decode_text_payload_skips_empty_packets_and_limits_count() -> None:
     assert eio3.decode_text_payload("0:")[0] == []
     limit = eio3.packet_limit()

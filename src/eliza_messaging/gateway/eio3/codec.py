@@ -246,9 +246,10 @@ def decode_text_payload(payload: str, flavor: TextFlavor = TextFlavor.UNKNOWN) -
     end = len(units)
     while pos < end:
         colon = pos
-        while colon < end and units[colon : colon + 2] != b":\x00":
+        scan_end = min(end, pos + 2 * (_MAX_LENGTH_DIGITS + 1))  # a length has few digits: never scan the body
+        while colon < scan_end and units[colon : colon + 2] != b":\x00":
             colon += 2
-        if colon >= end:
+        if colon >= scan_end:
             raise PayloadError("missing ':' after a packet length")
         digits = units[pos:colon].decode("utf-16-le")
         if not _DIGITS.fullmatch(digits) or len(digits) > _MAX_LENGTH_DIGITS:
