@@ -50,8 +50,8 @@ async def test_a_flooding_socket_is_told_once_per_interval_then_disconnected(
     proc = server_factory({"ELIZA_SOCKET_RATE": "20", "ELIZA_SOCKET_BURST": "20"})
     bystander = await clients(proc.url)
     await bystander.connected()
-    quiet_room, flood_room = new_id(), new_id()
-    await bystander.call("message", join(quiet_room, new_id()))
+    quiet_room, flood_room, bystander_id = new_id(), new_id(), new_id()
+    await bystander.call("message", join(quiet_room, bystander_id))
     flooder = await clients(proc.url, transports=["websocket"])
     await flooder.connected()
 
@@ -59,7 +59,7 @@ async def test_a_flooding_socket_is_told_once_per_interval_then_disconnected(
     await flooder.send(
         {"op": "flood", "event": "message", "data": send(flood_room, new_id(), "flood"), "perTick": 200, "everyMs": 5}
     )
-    answered = await bystander.call("message", send(quiet_room, new_id(), "still served during the flood"))
+    answered = await bystander.call("message", send(quiet_room, bystander_id, "still served during the flood"))
     assert answered["success"] is True
 
     gone = await flooder.wait_for(lambda r: r["type"] == "disconnect", timeout=20)
@@ -70,7 +70,7 @@ async def test_a_flooding_socket_is_told_once_per_interval_then_disconnected(
     assert 1 <= len(errors) <= seconds + 2, f"told {len(errors)} times in {seconds:.1f} s, not once per second"
     assert errors[-1]["error"].startswith("Disconnected: this connection kept sending faster than 20")
     assert all(e["retryAfterMs"] > 0 for e in errors)
-    after = await bystander.call("message", send(quiet_room, new_id(), "served after the flood"))
+    after = await bystander.call("message", send(quiet_room, bystander_id, "served after the flood"))
     assert after["success"] is True
 
 
@@ -108,10 +108,10 @@ async def test_a_reader_that_stops_reading_is_disconnected_and_others_are_served
     proc = server_factory(
         {"ELIZA_SOCKET_MAX_BUFFER": "500000", "ELIZA_PING_INTERVAL": "120", "ELIZA_PING_TIMEOUT": "60"}
     )
-    room, reader_id = new_id(), new_id()
+    room, reader_id, sender_id = new_id(), new_id(), new_id()
     sender = await clients(proc.url, transports=["websocket"])
     await sender.connected()
-    await sender.call("message", join(room, new_id()))
+    await sender.call("message", join(room, sender_id))
 
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel holds little for it either
@@ -128,7 +128,7 @@ async def test_a_reader_that_stops_reading_is_disconnected_and_others_are_served
         await sender.event("userJoined", where=lambda p: p["userId"] == reader_id)
 
         big = "x" * 90_000
-        acks = await sender.burst("message", [send(room, new_id(), f"{i} {big}") for i in range(100)], timeout=60)
+        acks = await sender.burst("message", [send(room, sender_id, f"{i} {big}") for i in range(100)], timeout=60)
         assert all(ack["success"] for ack in acks)
 
         left = await sender.event("userLeft", where=lambda p: p["userId"] == reader_id, timeout=30)

@@ -34,7 +34,7 @@ async def test_broadcast_reaches_everyone_in_the_room_and_no_one_outside(server:
     await carol.event("messageBroadcast")
     await bob.quiet()
     # positive control: room a still reaches Bob after room b's message; had that one reached him, it came first
-    await alice.call("message", send(room_a, new_id(), "room a again"))
+    await alice.call("message", send(room_a, alice_id, "room a again"))
     await bob.event("messageBroadcast", where=lambda m: m["text"] == "room a again")
     assert [m["text"] for m in bob.events("messageBroadcast")] == ["for room a", "room a again"]
     assert [m["text"] for m in carol.events("messageBroadcast")] == ["for room b"]
