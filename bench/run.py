@@ -46,6 +46,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--size", choices=sorted(scenarios.SIZES), default="full")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server; figures are medians")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SCENARIO.NAME=VALUE",
+        help="override one generator setting, e.g. --set fanout.LISTENERS=200 (see bench/scenarios.py SIZES)",
+    )
     parser.add_argument("--servers", default="ours,node", help="comma-separated: ours, node (default both)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="where the Markdown table goes")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where every raw figure goes")
@@ -58,6 +65,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if not args.servers or any(s not in ("ours", "node") for s in args.servers):
         parser.error("--servers takes a comma-separated list of: ours, node")
+    args.overrides = {}
+    for item in args.set:
+        target, _, value = item.partition("=")
+        scenario, _, name = target.partition(".")
+        if scenario not in scenarios.NAMES or not name or not value:
+            parser.error(f"--set {item!r}: write SCENARIO.NAME=VALUE, e.g. fanout.LISTENERS=200")
+        args.overrides.setdefault(scenario, {})[name] = value
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
@@ -65,7 +79,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     servers.ensure_bench_modules()
-    settings = {name: scenarios.SIZES[args.size][name] for name in args.scenarios}
+    settings = {name: {**scenarios.SIZES[args.size][name], **args.overrides.get(name, {})} for name in args.scenarios}
     info = report.machine()
     results: report.Results = {}
     errors: dict[str, str] = {}

@@ -31,15 +31,15 @@ SIZES: dict[str, dict[str, dict[str, str]]] = {
     "full": {
         "rtt": {"SECONDS": "5", "WARMUP": "50"},
         "throughput": {"ROOMS": "20", "PER_ROOM": "5", "WINDOW": "10", "SECONDS": "10"},
-        "fanout": {"LISTENERS": "500", "RATE": "50", "SECONDS": "10", "DRAIN_S": "15"},
-        "connections": {"COUNT": "2000", "CONCURRENCY": "50"},
+        "fanout": {"LISTENERS": "500", "RATE": "50", "SECONDS": "10", "DRAIN_S": "15", "WORKERS": "2"},
+        "connections": {"COUNT": "2000", "CONCURRENCY": "50", "IDLE_S": "1"},
         "agent": {"CLIENTS": "10", "SECONDS": "10"},
     },
     "smoke": {
         "rtt": {"SECONDS": "2", "WARMUP": "5"},
         "throughput": {"ROOMS": "2", "PER_ROOM": "3", "WINDOW": "3", "SECONDS": "2"},
-        "fanout": {"LISTENERS": "10", "RATE": "20", "SECONDS": "2", "DRAIN_S": "5"},
-        "connections": {"COUNT": "40", "CONCURRENCY": "10"},
+        "fanout": {"LISTENERS": "10", "RATE": "20", "SECONDS": "2", "DRAIN_S": "5", "WORKERS": "1"},
+        "connections": {"COUNT": "40", "CONCURRENCY": "10", "IDLE_S": "0.2"},
         "agent": {"CLIENTS": "2", "SECONDS": "2"},
     },
 }
@@ -182,12 +182,14 @@ def connections(server: Server, settings: dict[str, str]) -> Figures:
     """Connect and join COUNT sockets, then read the server's memory while they sit idle."""
     meter = _Meter(server)
 
+    idle = float(settings.get("IDLE_S", "1"))
+
     def joined(_: Figures) -> None:
         meter.done(_)
-        time.sleep(1.0)  # idle: let the connect bursts' garbage go before reading memory
+        time.sleep(idle)  # idle: let the connect bursts' garbage go before reading memory
         meter.rss_done = rss_kb(server.pid)
 
-    time.sleep(0.5)
+    time.sleep(idle / 2)  # let start-up settle before the first reading
     figures = _drive("connections.js", _env(server, settings), {"ready": meter.ready, "done": joined})
     count = figures["connections"]
     figures.update(
