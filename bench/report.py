@@ -37,7 +37,12 @@ ROWS = (
     ),
     Row("throughput", "ack_ms_p50", "throughput: ack p50, ms", False),
     Row("throughput", "ack_ms_p99", "throughput: ack p99, ms", False),
-    Row("throughput", "server_cpu_us_per_send", "throughput: server CPU per accepted send (5 recipients), µs", False),
+    Row(
+        "throughput",
+        "server_cpu_us_per_send",
+        "throughput: server CPU per accepted send ({per_room} recipients), µs",
+        False,
+    ),
     Row("throughput", "broadcasts_missing", "throughput: broadcasts missing (check)"),
     Row("throughput", "broadcasts_duplicated", "throughput: broadcasts duplicated (check)"),
     Row("throughput", "history_lost", "throughput: acked but not in history (check)"),
@@ -124,7 +129,14 @@ def _label(row: Row, settings: dict[str, dict[str, str]]) -> str:
     )
 
 
-def table(results: Results, settings: dict[str, dict[str, str]], errors: dict[str, str]) -> str:
+Errors = dict[str, dict[str, str]]  # scenario -> server -> what went wrong
+
+
+def _cell(value: Any, error: str | None) -> str:
+    return f"error: {error}" if value is None and error else _fmt(value)
+
+
+def table(results: Results, settings: dict[str, dict[str, str]], errors: Errors) -> str:
     figures = combined(results)
     lines = [
         "| figure | this server (SQLite, durable) | bare Node socket.io (no storage) | ratio (this / Node) |",
@@ -135,9 +147,11 @@ def table(results: Results, settings: dict[str, dict[str, str]], errors: dict[st
             continue
         ours = figures.get(row.scenario, {}).get("ours", {}).get(row.key)
         node = figures.get(row.scenario, {}).get("node", {}).get(row.key)
-        node_cell = "n/a (no storage)" if row.key.startswith("history_") and ours is not None else _fmt(node)
+        failed = errors.get(row.scenario, {})
+        history = row.key.startswith("history_")
+        node_cell = "n/a (no storage)" if history else _cell(node, failed.get("node"))
         ratio = "—" if row.higher_is_better is None else _ratio(ours, node)
-        ours_cell = f"error: {errors[row.scenario]}" if row.scenario in errors and ours is None else _fmt(ours)
+        ours_cell = _cell(ours, failed.get("ours"))
         lines.append(f"| {_label(row, settings)} | {ours_cell} | {node_cell} | {ratio} |")
     return "\n".join(lines)
 
@@ -174,7 +188,7 @@ def machine() -> dict[str, str]:
 def markdown(
     results: Results,
     settings: dict[str, dict[str, str]],
-    errors: dict[str, str],
+    errors: Errors,
     size: str,
     repeat: int,
     info: dict[str, str],

@@ -71,6 +71,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         scenario, _, name = target.partition(".")
         if scenario not in scenarios.NAMES or not name or not value:
             parser.error(f"--set {item!r}: write SCENARIO.NAME=VALUE, e.g. fanout.LISTENERS=200")
+        try:
+            positive = float(value) > 0
+        except ValueError:
+            positive = False
+        if not positive:
+            parser.error(f"--set {item!r}: every generator setting is a number above 0")
         args.overrides.setdefault(scenario, {})[name] = value
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {name: {**scenarios.SIZES[args.size][name], **args.overrides.get(name, {})} for name in args.scenarios}
     info = report.machine()
     results: report.Results = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, dict[str, str]] = {}
     for name in args.scenarios:
         for attempt in range(args.repeat):
             for kind in args.servers:
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                     server = servers.start(kind)
                     figures = scenarios.RUNNERS[name](server, settings[name])
                 except Exception as exc:  # one failed scenario must not lose the others' figures
-                    errors[name] = f"{kind}: {exc}".splitlines()[0][:200]
+                    errors.setdefault(name, {})[kind] = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
                     print(f"[bench] {name} on {kind} failed: {exc}", file=sys.stderr, flush=True)
                     continue
                 finally:

@@ -95,6 +95,14 @@ def _drive(script: str, env: dict[str, str], checkpoints: dict[str, Checkpoint])
     return last
 
 
+def _require(figures: Figures, key: str, what: str) -> int:
+    """The count of work done; none at all means the scenario measured nothing, which is an error."""
+    count = int(figures.get(key) or 0)
+    if count <= 0:
+        raise RuntimeError(f"no {what} in this run ({key}=0): nothing was measured; see the server's log")
+    return count
+
+
 class _Meter:
     """Server CPU (and memory) between the generator's 'ready' and 'done' checkpoints."""
 
@@ -122,6 +130,8 @@ class _Meter:
 def rtt(server: Server, settings: dict[str, str]) -> Figures:
     meter = _Meter(server)
     figures = _drive("rtt.js", _env(server, settings), meter.hooks)
+    _require(figures, "measured", "measured round trip")
+    # The CPU between the checkpoints covers every message sent, the warm-up ones included.
     figures["server_cpu_us_per_message"] = meter.per(figures["messages"], 1e6)
     return figures
 
@@ -132,7 +142,7 @@ def throughput(server: Server, settings: dict[str, str]) -> Figures:
         acked_file = Path(tmp) / "acked.json"
         figures = _drive("throughput.js", _env(server, settings, ACKED_FILE=str(acked_file)), meter.hooks)
         acked: dict[str, list[str]] = json.loads(acked_file.read_text())
-    figures["server_cpu_us_per_send"] = meter.per(figures["acked"], 1e6)
+    figures["server_cpu_us_per_send"] = meter.per(_require(figures, "acked", "acknowledged send"), 1e6)
     if server.name == "ours":  # only this server stores messages; the bare Node server has no history
         figures.update(history_check(server.url, acked))
     return figures
@@ -174,7 +184,7 @@ def history(client: httpx.Client, room: str, page: int = 1000) -> list[dict[str,
 def fanout(server: Server, settings: dict[str, str]) -> Figures:
     meter = _Meter(server)
     figures = _drive("fanout.js", _env(server, settings), meter.hooks)
-    figures["server_cpu_us_per_delivery"] = meter.per(figures["deliveries"], 1e6)
+    figures["server_cpu_us_per_delivery"] = meter.per(_require(figures, "deliveries", "delivery"), 1e6)
     return figures
 
 
@@ -191,7 +201,7 @@ def connections(server: Server, settings: dict[str, str]) -> Figures:
 
     time.sleep(idle / 2)  # let start-up settle before the first reading
     figures = _drive("connections.js", _env(server, settings), {"ready": meter.ready, "done": joined})
-    count = figures["connections"]
+    count = _require(figures, "connections", "joined connection")
     figures.update(
         {
             "server_rss_kb_before": meter.rss_ready,
@@ -207,7 +217,7 @@ def agent(server: Server, settings: dict[str, str]) -> Figures:
     agent_id = httpx.get(f"{server.url}/api/agents", timeout=10).json()["data"]["agents"][0]["id"]
     meter = _Meter(server)
     figures = _drive("agent.js", _env(server, settings, AGENT_ID=str(agent_id)), meter.hooks)
-    figures["server_cpu_ms_per_reply"] = meter.per(figures["replies"], 1e3)
+    figures["server_cpu_ms_per_reply"] = meter.per(_require(figures, "replies", "agent reply"), 1e3)
     return figures
 
 
