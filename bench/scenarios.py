@@ -36,11 +36,11 @@ SIZES: dict[str, dict[str, dict[str, str]]] = {
         "agent": {"CLIENTS": "10", "SECONDS": "10"},
     },
     "smoke": {
-        "rtt": {"SECONDS": "2", "WARMUP": "5"},
-        "throughput": {"ROOMS": "2", "PER_ROOM": "3", "WINDOW": "3", "SECONDS": "2"},
+        "rtt": {"SECONDS": "1.5", "WARMUP": "5"},
+        "throughput": {"ROOMS": "2", "PER_ROOM": "3", "WINDOW": "3", "SECONDS": "1.5"},
         "fanout": {"LISTENERS": "10", "RATE": "20", "SECONDS": "2", "DRAIN_S": "5", "WORKERS": "1"},
-        "connections": {"COUNT": "40", "CONCURRENCY": "10", "IDLE_S": "0.2"},
-        "agent": {"CLIENTS": "2", "SECONDS": "2"},
+        "connections": {"COUNT": "40", "CONCURRENCY": "10", "IDLE_S": "0.1"},
+        "agent": {"CLIENTS": "2", "SECONDS": "1.5"},
     },
 }
 
