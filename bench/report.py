@@ -63,12 +63,6 @@ ROWS = (
     Row("agent", "server_cpu_ms_per_reply", "agent: server CPU per reply, ms", False),
 )
 
-# Figures that must be present (and numeric) for each server; the history check only exists for ours.
-REQUIRED = {
-    "ours": [(r.scenario, r.key) for r in ROWS],
-    "node": [(r.scenario, r.key) for r in ROWS if not r.key.startswith("history_")],
-}
-
 
 def median(values: list[Any]) -> Any:
     numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
@@ -117,11 +111,11 @@ def _ratio(ours: Any, node: Any) -> str:
 
 def _label(row: Row, settings: dict[str, dict[str, str]]) -> str:
     fanout, conns, agent = settings.get("fanout", {}), settings.get("connections", {}), settings.get("agent", {})
-    offered = int(fanout.get("LISTENERS", "0")) * int(fanout.get("RATE", "0"))
+    offered = round(float(fanout.get("LISTENERS", "0")) * float(fanout.get("RATE", "0")))
     tp = settings.get("throughput", {})
     return row.label.format(
         offered=f"{offered:,}",
-        count=f"{int(conns.get('COUNT', '0')):,}",
+        count=f"{round(float(conns.get('COUNT', '0'))):,}",
         clients=agent.get("CLIENTS", "?"),
         rooms=tp.get("ROOMS", "?"),
         per_room=tp.get("PER_ROOM", "?"),
