@@ -1,77 +1,137 @@
-"""Benchmarks against a real server process, driven by real socket.io-client sockets.
+"""The benchmark suite: this server against a bare Node socket.io server, in one invocation.
 
-    .venv/bin/python bench/run.py send  [--clients 20 --messages 200 --rooms 10 --window 10 --transport websocket]
-                                        [--flood 20000]
-    .venv/bin/python bench/run.py agent [--clients 10 --messages 20]
+    .venv/bin/python bench/run.py all                 # every scenario, full size (a few minutes)
+    .venv/bin/python bench/run.py fanout connections  # some scenarios
+    .venv/bin/python bench/run.py all --size smoke    # ~2 s per scenario at tiny size (the test suite's run)
+    .venv/bin/python bench/run.py all --repeat 3      # median of three runs per figure
 
-``send`` measures validate -> store (group commit) -> broadcast -> ack in group rooms, where the
-default agent only looks and stays silent; with ``--flood N`` one more socket sends N messages as
-fast as it can meanwhile, to see what a flood costs everyone else. ``agent`` measures whole agent
-round trips in DMs with the built-in ELIZA (no word delay): store, decide, read context, stream,
-store the reply, broadcast, complete. Run on an otherwise idle machine; compare figures only from the same machine.
+Scenarios: ``rtt`` (one message at a time), ``throughput`` (20 rooms x 5 clients, 10 sends in flight
+each, durable; loss and duplicates checked against the broadcasts and, for this server, the REST
+history), ``fanout`` (500 listeners in one room, 50 messages/s), ``connections`` (2,000 idle joined
+sockets), ``agent`` (DM round trips with the built-in ELIZA; the bare Node server answers with a fixed
+reply). Each runs on a fresh server of each kind; server CPU comes from /proc/PID/stat and memory from
+/proc/PID/status. The Markdown table goes to stdout and to bench/results/latest.md, every raw figure to
+bench/results/latest.json. Exit code 1 when a scenario failed, a send was refused, or a message was lost or duplicated.
+Compare figures only from the same machine and run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.node import NODE, ensure_node_modules
-from tests.support.server import ServerProcess
+from bench import report, scenarios, servers
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHECKS = (
+    "failed",
+    "broadcasts_missing",
+    "broadcasts_duplicated",
+    "history_lost",
+    "history_duplicated",
+    "deliveries_duplicated",
+    "dropped_while_idle",
+)
 
 
-def server_cpu_seconds(server: ServerProcess) -> float:
-    """User + system CPU time the server process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", choices=["send", "agent"])
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--rooms", type=int, default=10)
-    parser.add_argument("--window", type=int, default=10)
-    parser.add_argument("--transport", default="websocket", choices=["websocket", "polling"])
-    parser.add_argument("--flood", type=int, default=0, help="sends one more socket floods with meanwhile")
-    args = parser.parse_args()
-    ensure_node_modules()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data", env={"ELIZA_WORD_DELAY": "0"}, log_level="warning").start()
+    parser.add_argument(
+        "scenarios", nargs="+", metavar="SCENARIO", help=f"all, or some of: {' '.join(scenarios.NAMES)}"
+    )
+    parser.add_argument("--size", choices=sorted(scenarios.SIZES), default="full")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server; figures are medians")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SCENARIO.NAME=VALUE",
+        help="override one generator setting, e.g. --set fanout.LISTENERS=200 (see bench/scenarios.py SIZES)",
+    )
+    parser.add_argument("--servers", default="ours,node", help="comma-separated: ours, node (default both)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="where the Markdown table goes")
+    parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where every raw figure goes")
+    args = parser.parse_args(argv)
+    chosen = list(scenarios.NAMES) if args.scenarios == ["all"] else args.scenarios
+    unknown = [s for s in chosen if s not in scenarios.NAMES]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}: use 'all' or some of {', '.join(scenarios.NAMES)}")
+    args.scenarios = chosen
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if not args.servers or any(s not in ("ours", "node") for s in args.servers):
+        parser.error("--servers takes a comma-separated list of: ours, node")
+    args.overrides = {}
+    for item in args.set:
+        target, _, value = item.partition("=")
+        scenario, _, name = target.partition(".")
+        if scenario not in scenarios.NAMES or not name or not value:
+            parser.error(f"--set {item!r}: write SCENARIO.NAME=VALUE, e.g. fanout.LISTENERS=200")
         try:
-            env = {
-                **os.environ,
-                "URL": server.url,
-                "CLIENTS": str(args.clients),
-                "MESSAGES": str(args.messages),
-                "ROOMS": str(args.rooms),
-                "WINDOW": str(args.window),
-                "TRANSPORT": args.transport,
-                "FLOOD": str(args.flood),
-            }
-            if args.bench == "agent":
-                env["AGENT_ID"] = httpx.get(f"{server.url}/api/agents").json()["data"]["agents"][0]["id"]
-            script = Path(__file__).with_name(f"{args.bench}_load.js")
-            cpu_before = server_cpu_seconds(server)
-            out = subprocess.run([NODE, str(script)], env=env, check=True, capture_output=True, text=True, timeout=600)
-            figures = json.loads(out.stdout.strip().splitlines()[-1])
-            # Server CPU per message is steadier than throughput on a shared machine.
-            handled = figures.get("acked") or figures.get("replies") or 1
-            figures["server_cpu_ms_per_message"] = round((server_cpu_seconds(server) - cpu_before) * 1000 / handled, 3)
-            print(json.dumps(figures, indent=2))
-        finally:
-            server.stop()
+            positive = float(value) > 0
+        except ValueError:
+            positive = False
+        if not positive:
+            parser.error(f"--set {item!r}: every generator setting is a number above 0")
+        args.overrides.setdefault(scenario, {})[name] = value
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    servers.ensure_bench_modules()
+    settings = {name: {**scenarios.SIZES[args.size][name], **args.overrides.get(name, {})} for name in args.scenarios}
+    info = report.machine()
+    results: report.Results = {}
+    errors: dict[str, dict[str, str]] = {}
+    for name in args.scenarios:
+        for attempt in range(args.repeat):
+            for kind in args.servers:
+                print(f"[bench] {name} on {kind} (run {attempt + 1}/{args.repeat})", file=sys.stderr, flush=True)
+                server = None
+                try:
+                    server = servers.start(kind)
+                    figures = scenarios.RUNNERS[name](server, settings[name])
+                except Exception as exc:  # one failed scenario must not lose the others' figures
+                    errors.setdefault(name, {})[kind] = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                    print(f"[bench] {name} on {kind} failed: {exc}", file=sys.stderr, flush=True)
+                    continue
+                finally:
+                    if server is not None:
+                        server.stop()
+                results.setdefault(name, {}).setdefault(kind, []).append(figures)
+                print(f"[bench] {json.dumps(figures)}", file=sys.stderr, flush=True)
+    text = report.markdown(results, settings, errors, args.size, args.repeat, info)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    raw: dict[str, Any] = {
+        "machine": info,
+        "size": args.size,
+        "settings": settings,
+        "results": results,
+        "errors": errors,
+        "figures": report.combined(results),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(raw, indent=2) + "\n")
+    bad = [
+        f"{name}/{kind}: {check}={run_[check]}"
+        for name, per_server in results.items()
+        for kind, runs in per_server.items()
+        for run_ in runs
+        for check in CHECKS
+        if run_.get(check)
+    ]
+    for line in bad:
+        print(f"[bench] CHECK FAILED: {line}", file=sys.stderr)
+    return 1 if errors or bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(parse()))

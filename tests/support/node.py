@@ -100,9 +100,11 @@ class NodeClient:
         )
         acks = []
         for ident in range(first, first + len(items)):
-            report = await self.wait_for(
-                lambda r, i=ident: r.get("id") == i and r["type"] in ("ack", "ack_timeout"), timeout=timeout + 2
-            )
+
+            def answered(r: Report, i: int = ident) -> bool:
+                return bool(r.get("id") == i and r["type"] in ("ack", "ack_timeout"))
+
+            report = await self.wait_for(answered, timeout=timeout + 2)
             assert report["type"] == "ack", f"no ack for {event} #{ident - first} within {timeout}s"
             acks.append(report["args"][0] if report["args"] else None)
         return acks
