@@ -173,6 +173,7 @@ class MessagingService:
             client_message_id=command.client_message_id,
         )
         stored = await self.store_message(message)
+        message = stored.message  # as stored: with its offset in the channel
         if not stored.created:  # a retry: the original's ack, and no second broadcast to the room,
             # unless it was never published (the first try failed there: messaging/outbox.py)
             if not stored.published and await self.outbox.redeliver(stored.message, channel, sender_sid=sid):
@@ -263,9 +264,19 @@ class MessagingService:
         return await self.store.list_participants(channel_id)
 
     async def history(
-        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[Message]:
-        return await self.store.list_messages(channel_id, limit=limit, before=before, after=after)
+        """Newest first; with an offset bound (``Message.seq``) ordered by offset."""
+        return await self.store.list_messages(
+            channel_id, limit=limit, before=before, after=after, before_seq=before_seq, after_seq=after_seq
+        )
 
     async def _add_member(self, channel_id: str, entity_id: str) -> None:
         try:
