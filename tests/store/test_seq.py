@@ -82,6 +82,7 @@ async def test_history_reads_by_offset_with_exclusive_bounds(any_store: Store) -
     assert await read(after_seq=5) == []
     assert await any_store.count_messages_after_seq(cid, 2) == 3
     assert await any_store.count_messages_after_seq(cid, 5) == 0
+    assert await any_store.count_messages_after_seq(cid, 1, through=3) == 2
 
 
 async def test_concurrent_appends_through_one_sqlite_store_get_one_offset_each(tmp_path: Path) -> None:

@@ -83,8 +83,9 @@ class Store(Protocol):
         offsets (``Message.seq``), all exclusive. With an offset bound the order is by offset alone."""
         ...
 
-    async def count_messages_after_seq(self, channel_id: str, after_seq: int) -> int:
-        """How many of the channel's stored messages have an offset above ``after_seq``."""
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
+        """How many of the channel's stored messages have an offset above ``after_seq`` (and at most
+        ``through`` when given)."""
         ...
 
     # administration (REST): removing and listing what the paths above created

@@ -347,12 +347,14 @@ class PostgresStore:
         rows = await self._read(lambda c: c.fetch(sql, *args))
         return [_message(r) for r in rows]
 
-    async def count_messages_after_seq(self, channel_id: str, after_seq: int) -> int:
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
         count = await self._read(
             lambda c: c.fetchval(
-                "SELECT count(*) FROM central_messages WHERE channel_id = $1 AND channel_seq > $2",
+                "SELECT count(*) FROM central_messages WHERE channel_id = $1 AND channel_seq > $2"
+                " AND ($3::bigint IS NULL OR channel_seq <= $3)",
                 channel_id,
                 after_seq,
+                through,
             )
         )
         return int(count)

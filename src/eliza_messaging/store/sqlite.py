@@ -393,11 +393,12 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_message(r) for r in rows]
 
-    async def count_messages_after_seq(self, channel_id: str, after_seq: int) -> int:
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
         row = await self._read(
             lambda c: c.execute(
-                "SELECT COUNT(*) FROM central_messages WHERE channel_id = ? AND channel_seq > ?",
-                (channel_id, after_seq),
+                "SELECT COUNT(*) FROM central_messages WHERE channel_id = ? AND channel_seq > ?"
+                " AND (? IS NULL OR channel_seq <= ?)",
+                (channel_id, after_seq, through, through),
             ).fetchone()
         )
         return int(row[0])
