@@ -181,3 +181,24 @@ async def test_a_rejoin_on_another_node_replays_and_holds_that_nodes_live_messag
         assert flags == sorted(flags, reverse=True), "every replayed message before any live one"
         assert flags.count(True) == ack["replayed"] >= 300
         assert any(m["text"].startswith("racing") for m in got if not m.get("replayed"))  # some did race live
+
+
+async def test_the_joins_isolation_rules_apply_before_any_replay(
+    server_factory: Callable[..., ServerProcess], clients: Any
+) -> None:
+    """With data isolation, an outsider rejoining with lastSeq is refused and hears nothing replayed."""
+    node = server_factory({"ENABLE_DATA_ISOLATION": "true"})
+    room, alice, mallory = new_id(), new_id(), new_id()
+    owner = await clients(node.url, auth={"entityId": alice})
+    await owner.connected()
+    assert (await owner.call("message", join(room, alice)))["success"] is True  # the first participant
+    await say(owner, room, alice, "private 1", "private 2")
+    outsider = await clients(node.url, auth={"entityId": mallory})
+    await outsider.connected()
+    ack = await outsider.call("message", join(room, mallory, lastSeq=0))
+    assert ack["success"] is False and ack["code"] == "FORBIDDEN"
+    member = await clients(node.url, auth={"entityId": alice})  # positive control: a participant is replayed to
+    await member.connected()
+    assert (await member.call("message", join(room, alice, lastSeq=0)))["replayed"] == 2
+    await outsider.quiet()
+    assert outsider.events("messageBroadcast") == []
