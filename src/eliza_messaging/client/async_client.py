@@ -631,13 +631,14 @@ class ElizaClient:
         except ElizaClientError as exc:
             log.warning("rejoining %s failed: %s", channel.id, exc)
             summary = {}
-        if since is not None:
-            if "missed" in summary and not summary.get("truncated"):
-                return []  # the server replayed all of it on the socket: it is in channel.held
-            # Truncated (or no replay): REST for what lies below the replayed ones.
+        if since is not None and "missed" in summary:  # the server replays by offset
+            if not summary.get("truncated"):
+                return []  # it replayed all of it on the socket: it is in channel.held
+            # Truncated: REST for what lies below the replayed ones.
             replayed = [m.seq for m in channel.held if m.seq is not None and m.seq > since]
             return await self.rest.messages_after_seq(channel.id, since, before_seq=min(replayed, default=None))
-        # A server without offsets: by creation time, one millisecond back (repeats are dropped by id).
+        # A server without offsets (it ignored lastSeq): by creation time, one millisecond back (repeats
+        # are dropped by id).
         return await self.rest.messages_after(channel.id, max(0, channel.last_seen_ms - 1))
 
     def _release(self, channel: ChannelState, found: list[Message]) -> int:
