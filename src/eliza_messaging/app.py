@@ -27,13 +27,13 @@ from .fanout.base import NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.guarded import GuardedAsyncServer
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
+from .gateway.live_hold import ReplayingAsyncServer
 from .gateway.logstream import LogStream
 from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
@@ -67,13 +67,13 @@ class Components:
     authenticator: Authenticator
 
 
-def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
+def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
     # A polling client batches whatever it queued into one POST; python-engineio refuses more than
     # 16 packets per POST by default and the whole batch is lost. Allow a burst's worth (the server
     # answers a POST with more with a 400 that says so, before decoding it).
     post_packets = max(1, min(settings.max_polling_packets, settings.socket_burst or settings.max_polling_packets))
     engineio.payload.Payload.max_decode_packets = post_packets
-    return GuardedAsyncServer(
+    return ReplayingAsyncServer(
         async_mode="asgi",
         allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
@@ -109,6 +109,8 @@ def build_components(settings: Settings) -> Components:
         channel_relay=build_relay(settings, "channels"),
         outbox_timing=(settings.outbox_lease_s, settings.outbox_sweep_s),
         isolation=settings.data_isolation,
+        live_hold=sio,
+        replay_max=settings.replay_max,
     )
     logs = LogStream(messaging.fanout)
     authenticator = build_authenticator(settings)

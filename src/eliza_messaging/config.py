@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     outbox_sweep_s: float = Field(
         5.0, ge=0, validation_alias=AliasChoices("ELIZA_OUTBOX_SWEEP", "outbox_sweep_s")
     )  # how often stored messages left unpublished are published (0: only on start)
+    replay_max: int = Field(
+        500, ge=0, validation_alias=AliasChoices("ELIZA_REPLAY_MAX", "replay_max")
+    )  # a rejoin with lastSeq gets at most this many missed messages (the newest); 0: none, only the count
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish

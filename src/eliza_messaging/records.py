@@ -34,7 +34,12 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A stored message. ``client_message_id`` is the sender's own id, kept for idempotency."""
+    """A stored message. ``client_message_id`` is the sender's own id, kept for idempotency.
+
+    ``seq`` is the message's offset in its channel: assigned by the store when it is appended
+    (1, 2, 3, ... per channel, in commit order, never reused), 0 before that. A client that
+    remembers the last ``seq`` it saw can ask for exactly what it missed.
+    """
 
     id: str
     channel_id: str
@@ -49,6 +54,7 @@ class Message:
     source_id: str | None = None
     metadata: JsonObject = field(default_factory=dict)
     client_message_id: str | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,13 @@ CHANNELS = "/api/messaging/channels"
 
 INSERT = (
     "INSERT INTO central_messages (id, channel_id, author_id, author_name, content, raw_message,"
-    " source_type, metadata, client_message_id, created_at, updated_at) VALUES ({})"
+    " source_type, metadata, client_message_id, created_at, updated_at, channel_seq) VALUES ({})"
+)
+# The channel's next offset, taken as the store takes it in the insert's transaction (a crash after the
+# commit leaves the row with its offset).
+NEXT_SEQ = (
+    "INSERT INTO channel_offsets (channel_id, last_seq) VALUES ({}, 1)"
+    " ON CONFLICT (channel_id) DO UPDATE SET last_seq = channel_offsets.last_seq + 1 RETURNING last_seq"
 )
 
 
@@ -76,9 +82,10 @@ async def test_a_row_left_unpublished_by_a_crash_is_answered_after_the_restart(
     proc.stop()
     row = stranded_row(room, me, "I dreamt about a ship")
     with sqlite3.connect(proc.data_dir / "messaging.sqlite3") as db:
+        seq = db.execute(NEXT_SEQ.format("?"), (room,)).fetchone()[0]
         db.execute(
-            INSERT.format(",".join("?" * len(row))),
-            tuple(orjson.dumps(v).decode() if isinstance(v, dict) else v for v in row),
+            INSERT.format(",".join("?" * (len(row) + 1))),
+            (*(orjson.dumps(v).decode() if isinstance(v, dict) else v for v in row), seq),
         )
     proc.start()
     reply = await wait_for_reply_in_history(proc.url, room, row[0])
@@ -95,9 +102,10 @@ async def test_a_stored_message_nobody_published_reaches_the_room_and_the_agent(
     user, eliza, room, me = await dm_with_eliza(proc.url, clients)
     row = stranded_row(room, me, "My mother does not listen to me")
     with sqlite3.connect(proc.data_dir / "messaging.sqlite3", timeout=10) as db:
+        seq = db.execute(NEXT_SEQ.format("?"), (room,)).fetchone()[0]
         db.execute(
-            INSERT.format(",".join("?" * len(row))),
-            tuple(orjson.dumps(v).decode() if isinstance(v, dict) else v for v in row),
+            INSERT.format(",".join("?" * (len(row) + 1))),
+            (*(orjson.dumps(v).decode() if isinstance(v, dict) else v for v in row), seq),
         )
     got = await user.event("messageBroadcast", where=lambda m: m["id"] == row[0], timeout=20)
     assert got["text"] == "My mother does not listen to me"
@@ -128,7 +136,9 @@ async def test_two_nodes_publish_a_crashed_nodes_row_once(
                 await conn.set_type_codec(
                     "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
                 )
-                await conn.execute(INSERT.format(",".join(f"${i}" for i in range(1, len(row) + 1))), *row)
+                async with conn.transaction():
+                    seq = await conn.fetchval(NEXT_SEQ.format("$1"), room)
+                    await conn.execute(INSERT.format(",".join(f"${i}" for i in range(1, len(row) + 2))), *row, seq)
             finally:
                 await conn.close()
             got = await user.event("messageBroadcast", where=lambda m: m["id"] == row[0], timeout=20)

@@ -115,7 +115,7 @@ async def test_reopening_keeps_the_data_and_applies_each_migration_once(backend:
         assert [s.id for s in await second.list_message_servers()] == [SERVER]
     finally:
         await second.close()
-    assert await backend.migrations() == [1, 2, 3]
+    assert await backend.migrations() == [1, 2, 3, 4]
 
 
 async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None:
@@ -127,7 +127,7 @@ async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None
         assert [len(await s.list_message_servers()) for s in stores] == [1, 1, 1, 1]
     finally:
         await asyncio.gather(*(s.close() for s in stores))
-    assert await pg_backend.migrations() == [1, 2, 3]
+    assert await pg_backend.migrations() == [1, 2, 3, 4]
 
 
 # message servers --------------------------------------------------------------------------
@@ -236,9 +236,9 @@ async def test_participants_are_added_removed_and_replaced(any_store: Store) -> 
 async def test_deleting_a_channel_takes_its_messages_participants_and_sessions(any_store: Store) -> None:
     await with_server(any_store)
     doomed, kept = await channel(any_store, "a", "b"), await channel(any_store, "a")
-    gone_message, kept_message = message(doomed, "x", client_id="c1"), message(kept, "y")
+    gone_message = message(doomed, "x", client_id="c1")
     await any_store.append_message(gone_message)
-    await any_store.append_message(kept_message)
+    kept_message = (await any_store.append_message(message(kept, "y"))).message
     gone_session, kept_session = chat_session(doomed, expires_at=10), chat_session(kept, expires_at=10)
     await any_store.save_session(gone_session)
     await any_store.save_session(kept_session)
@@ -271,6 +271,7 @@ async def test_a_message_round_trips_every_field(any_store: Store) -> None:
         metadata={"float": 1.5, "int": 2**53, "neg": -7, "bool": False, "deep": {"a": [[1], {"b": "ü"}]}},
     )
     outcome = await any_store.append_message(stored)
+    stored = replace(stored, seq=1)  # the store gives the channel's first offset
     assert outcome.created is True and outcome.message == stored
     assert await any_store.get_message(stored.id) == stored
     assert await any_store.list_messages(cid, limit=1) == [stored]
@@ -294,8 +295,7 @@ async def test_the_same_client_id_from_the_same_author_in_the_same_channel_is_st
 async def test_a_message_id_cannot_be_stored_twice(any_store: Store) -> None:
     await with_server(any_store)
     cid = await channel(any_store)
-    original = message(cid, "x")
-    await any_store.append_message(original)
+    original = (await any_store.append_message(message(cid, "x"))).message
     with pytest.raises(REFUSED):
         await any_store.append_message(replace(original, content="y"))
     assert await any_store.get_message(original.id) == original
@@ -344,8 +344,7 @@ async def test_messages_after_are_the_oldest_first(any_store: Store) -> None:
 async def test_update_message_replaces_the_mutable_fields(any_store: Store) -> None:
     await with_server(any_store)
     cid = await channel(any_store)
-    original = message(cid, "draft", at=10, client_id=new_id(), source_id="s")
-    await any_store.append_message(original)
+    original = (await any_store.append_message(message(cid, "draft", at=10, client_id=new_id(), source_id="s"))).message
     wanted = replace(
         original,
         content="edited",
@@ -496,7 +495,7 @@ async def test_nul_characters_never_fail_a_write(any_store: Store, backend: Back
     assert updated.metadata == {"x": [kept]}
     sent = message(record.id, "text", author="a\x00", client_id="c\x00", metadata={"m": "\x00"}, raw_message={"r": 0})
     stored = await any_store.append_message(sent)
-    expected = replace(sent, author_id=f"a{kept}", client_message_id=f"c{kept}", metadata={"m": kept})
+    expected = replace(sent, author_id=f"a{kept}", client_message_id=f"c{kept}", metadata={"m": kept}, seq=1)
     assert stored.message == expected  # what is broadcast is what history shows
     assert await any_store.get_message(sent.id) == expected
     assert (await any_store.append_message(replace(sent, id=new_id()))).created is False

@@ -70,11 +70,11 @@ export class Api {
   /** A page of a channel's messages, newest first as the route returns them; null when unreadable. */
   async messages(
     channelId: string,
-    options: { limit: number; after?: number; before?: number },
+    options: { limit: number; afterSeq?: number; beforeSeq?: number },
   ): Promise<ChatMessage[] | null> {
     const query = new URLSearchParams({ limit: String(options.limit) });
-    if (options.after !== undefined) query.set('after', String(Math.max(0, options.after)));
-    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.afterSeq !== undefined) query.set('afterSeq', String(Math.max(0, options.afterSeq)));
+    if (options.beforeSeq !== undefined) query.set('beforeSeq', String(options.beforeSeq));
     const data = await this.get(`/api/messaging/channels/${channelId}/messages?${query}`);
     if (!data || !Array.isArray(data.messages)) return null;
     return (data.messages as Json[]).map(toChatMessage).filter((m): m is ChatMessage => m !== null);

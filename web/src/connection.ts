@@ -105,11 +105,17 @@ export class Connection {
     });
   }
 
-  join(channelId: string, serverId: string, entityId: string, metadata: Record<string, unknown>): Promise<AckResult> {
-    return this.call({
-      type: MessageType.ROOM_JOINING,
-      payload: { channelId, messageServerId: serverId, entityId, metadata },
-    });
+  /** Join; with `lastSeq` (a rejoin) the server first sends what the channel got after that offset. */
+  join(
+    channelId: string,
+    serverId: string,
+    entityId: string,
+    metadata: Record<string, unknown>,
+    lastSeq?: number,
+  ): Promise<AckResult> {
+    const payload: Record<string, unknown> = { channelId, messageServerId: serverId, entityId, metadata };
+    if (lastSeq !== undefined) payload.lastSeq = lastSeq;
+    return this.call({ type: MessageType.ROOM_JOINING, payload });
   }
 
   send(request: SendRequest): Promise<AckResult> {

@@ -11,7 +11,6 @@ import { DEFAULT_SERVER_ID, MessageType, channelOf, toChatMessage, type Agent, t
 
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
-const CATCH_UP_MAX_PAGES = 20;
 const TYPING_REFRESH_MS = 2_500;
 const TYPING_IDLE_MS = 3_000;
 
@@ -128,36 +127,47 @@ async function learnName(current: Room): Promise<void> {
   showTitle(current.target);
 }
 
-/** Join (again) and load what is missing: history on first open, the gap after a reconnect. */
+/**
+ * Join (again) and load what is missing: history on first open; after a reconnect, what came after
+ * the last offset seen. The rejoin carries that offset (`lastSeq`) and the server sends the missed
+ * messages on the socket first; only when it sent fewer than were missed (`truncated`) is the rest
+ * read over REST, by offset too.
+ */
 async function sync(current: Room): Promise<void> {
+  const lastSeq = current.lastSeq();
   if (connection.online) {
-    const ack = await connection.join(current.target.id, serverId, me.id, roomMetadata(current.target));
+    const ack = await connection.join(current.target.id, serverId, me.id, roomMetadata(current.target), lastSeq);
     if (current !== room) return;
     if (!ack.success) current.note(`Could not join: ${ack.error ?? 'unknown error'}`, 'error');
+    else if (lastSeq !== undefined && ack.missed !== undefined && !ack.truncated) return;
   }
-  await catchUp(current);
+  await catchUp(current, lastSeq);
 }
 
-async function catchUp(current: Room): Promise<void> {
+async function catchUp(current: Room, lastSeq: number | undefined): Promise<void> {
   const channelId = current.target.id;
-  const last = current.lastSeen();
-  if (last === undefined) {
+  if (lastSeq === undefined) {
     const page = await api.messages(channelId, { limit: HISTORY_PAGE });
     if (current === room && page) for (const message of page.reverse()) current.addMessage(message);
     return;
   }
-  // Everything after the newest message seen, page by page (newest first). One millisecond of
-  // overlap catches messages stored in the same millisecond; the room drops the ones it has.
-  let before: number | undefined;
-  for (let i = 0; i < CATCH_UP_MAX_PAGES; i++) {
-    const options: { limit: number; after: number; before?: number } = { limit: CATCH_UP_PAGE, after: last - 1 };
-    if (before !== undefined) options.before = before;
+  // Everything after that offset, page by page (newest first, each page below the last); the room
+  // drops the ones it has.
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const options: { limit: number; afterSeq: number; beforeSeq?: number } = {
+      limit: CATCH_UP_PAGE,
+      afterSeq: lastSeq,
+    };
+    if (beforeSeq !== undefined) options.beforeSeq = beforeSeq;
     const page = await api.messages(channelId, options);
     if (current !== room || !page) return;
     for (const message of [...page].reverse()) current.addMessage(message);
-    const oldest = page[page.length - 1];
-    if (page.length < CATCH_UP_PAGE || !oldest) return;
-    before = oldest.createdAt + 1;
+    const oldest = page[page.length - 1]?.seq;
+    if (page.length < CATCH_UP_PAGE || oldest === undefined || oldest <= lastSeq + 1) return;
+    if (beforeSeq !== undefined && oldest >= beforeSeq) return; // the bound was not applied: stop
+
+    beforeSeq = oldest;
   }
 }
 

@@ -21,6 +21,8 @@ interface Entry {
   text: string;
   /** Server time; absent while pending or streaming. */
   createdAt?: number;
+  /** Offset in the channel; absent while pending or streaming. */
+  seq?: number;
   /** Where an entry without a server time sorts: a reply just after what was there when it began; else last. */
   provisional?: number;
   state: EntryState;
@@ -75,8 +77,17 @@ export class Room {
     this.renderTyping();
   }
 
-  /** The newest server time this page has seen in the channel: where a catch-up starts. */
-  lastSeen(): number | undefined {
+  /** The highest channel offset this page has seen: where a rejoin resumes (never a clock). */
+  lastSeq(): number | undefined {
+    let newest: number | undefined;
+    for (const entry of this.entries) {
+      if (entry.seq !== undefined && (newest === undefined || entry.seq > newest)) newest = entry.seq;
+    }
+    return newest;
+  }
+
+  /** The newest server time shown: where a reply that has none yet is placed. */
+  private lastSeen(): number | undefined {
     let newest: number | undefined;
     for (const entry of this.entries) {
       if (entry.createdAt !== undefined && (newest === undefined || entry.createdAt > newest)) newest = entry.createdAt;
@@ -101,6 +112,7 @@ export class Room {
       entry.text = message.text;
       entry.senderName = message.senderName;
       entry.createdAt = message.createdAt;
+      if (message.seq !== undefined) entry.seq = message.seq;
       entry.state = 'sent';
       delete entry.error;
       this.byId.set(message.id, entry);
@@ -117,6 +129,7 @@ export class Room {
       state: 'sent',
     });
     if (message.clientMessageId) created.clientId = message.clientMessageId;
+    if (message.seq !== undefined) created.seq = message.seq;
     this.place(created);
   }
 

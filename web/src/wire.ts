@@ -14,6 +14,8 @@ export interface ChatMessage {
   source: string;
   clientMessageId?: string;
   inReplyTo?: string;
+  /** The message's offset in its channel (1, 2, 3, …): a rejoin resumes after the last one seen. */
+  seq?: number;
 }
 
 export interface Agent {
@@ -83,6 +85,10 @@ export interface AckResult {
   messageId?: string;
   createdAt?: number;
   error?: string;
+  /** A rejoin with `lastSeq`: how many messages were missed, how many the server sent again. */
+  missed?: number;
+  replayed?: number;
+  truncated?: boolean;
 }
 
 export function channelOf(event: ChannelEvent | null | undefined): string | undefined {
@@ -111,5 +117,6 @@ export function toChatMessage(raw: Json): ChatMessage | null {
   if (clientMessageId) message.clientMessageId = clientMessageId;
   const inReplyTo = str(raw.inReplyTo) ?? str(raw.inReplyToRootMessageId);
   if (inReplyTo) message.inReplyTo = inReplyTo;
+  if (typeof raw.seq === 'number' && Number.isSafeInteger(raw.seq)) message.seq = raw.seq;
   return message;
 }

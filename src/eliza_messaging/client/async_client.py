@@ -2,9 +2,11 @@
 
 It connects in either dialect, joins channels, sends with an acknowledgement, and hands
 incoming messages to iterators and callbacks exactly once. After the connection drops and
-comes back it rejoins its channels and fetches what it missed over REST
-(``GET /api/messaging/channels/:id/messages?after=<ms>``) before delivering anything new,
-so the caller sees neither a gap nor a duplicate.
+comes back it rejoins each channel with the last offset it saw (``lastSeq``): the server sends
+what it missed first; when there was more than the server replays, the rest comes over REST
+(``GET /api/messaging/channels/:id/messages?afterSeq=<seq>``); all of it is delivered, in offset
+order, before anything new, so the caller sees neither a gap nor a duplicate. Only a server that
+gives no offsets (ElizaOS) is caught up by creation time (``?after=<ms>``).
 """
 
 # Per-call timeouts are part of the API: they turn into typed errors that say what to do.
@@ -232,6 +234,14 @@ class ElizaClient:
         except BaseException:
             channel.joined = False
             raise
+        if channel.last_seq is None:  # where this client starts: what a rejoin will resume from
+            try:
+                newest = await self.rest.newest_seq(channel_id)
+            except ElizaClientError as exc:
+                log.warning("reading the offset of %s failed: %s", channel_id, exc)
+                newest = None
+            if newest is not None:
+                channel.start_at(newest)
 
     async def join_dm(self, other_id: str, *, timeout: float | None = None) -> str:
         """Join the direct-message channel with ``other_id`` (an agent or a user) and return its id.
@@ -249,7 +259,15 @@ class ElizaClient:
         await self.join(channel_id, metadata=metadata, timeout=timeout)
         return channel_id
 
-    async def _join_on_wire(self, channel: ChannelState, *, confirm: bool = True, timeout: float | None = None) -> None:
+    async def _join_on_wire(
+        self,
+        channel: ChannelState,
+        *,
+        confirm: bool = True,
+        timeout: float | None = None,
+        last_seq: int | None = None,
+    ) -> JsonObject:
+        """Join (``last_seq``: rejoin after that offset); the server's confirmation ({} unconfirmed)."""
         envelope = dialects.join_envelope(
             self.dialect,
             channel.id,
@@ -257,16 +275,17 @@ class ElizaClient:
             server_id=self.server_id,
             metadata=channel.metadata,
             agent_id=channel.agent_id,
+            last_seq=last_seq,
         )
         if not confirm:
             await self._emit(Event.MESSAGE, envelope)
-            return
+            return {}
         pending = self._pending.open("join", str(uuid.uuid4()), channel.id)
         try:
             await self._emit(Event.MESSAGE, envelope, callback=partial(self._on_join_ack, pending))
             wait = timeout or self.timeout
             try:
-                await asyncio.wait_for(asyncio.shield(pending.future), wait)
+                return await asyncio.wait_for(asyncio.shield(pending.future), wait)
             except TimeoutError:
                 raise JoinTimeout(
                     f"The server did not confirm joining channel {channel.id} within {wait:g}s (no ack,"
@@ -548,6 +567,8 @@ class ElizaClient:
         channel = self._channels.get(message.channel_id)
         if channel is not None:
             channel.last_seen_ms = max(channel.last_seen_ms, message.created_at)
+            if message.seq is not None:
+                channel.saw_seq(message.seq)
         self._record("reply", message.raw, message)
         for subscription in list(self._subscriptions):
             subscription.offer(message)
@@ -584,7 +605,7 @@ class ElizaClient:
     # after a reconnect ------------------------------------------------------------------
 
     async def _resume(self) -> None:
-        """Rejoin every channel, then deliver what was missed (REST) before anything newer."""
+        """Rejoin every channel from its last offset, then deliver what was missed before anything newer."""
         channels = [c for c in self._channels.values() if c.joined]
         for channel in channels:
             channel.catching_up = True
@@ -592,12 +613,7 @@ class ElizaClient:
         try:
             for channel in channels:
                 try:
-                    await self._join_on_wire(channel)
-                except ElizaClientError as exc:
-                    log.warning("rejoining %s failed: %s", channel.id, exc)
-                try:
-                    # one millisecond back: messages sharing the last one's time; repeats are dropped by id
-                    found = await self.rest.messages_after(channel.id, max(0, channel.last_seen_ms - 1))
+                    found = await self._catch_up(channel)
                 except ElizaClientError as exc:
                     log.warning("catching up %s failed: %s", channel.id, exc)
                     found = []
@@ -607,9 +623,29 @@ class ElizaClient:
                 self._release(channel, [])
         self._callbacks.fire("event:resumed", {"channels": [c.id for c in channels], "missed": missed})
 
+    async def _catch_up(self, channel: ChannelState) -> list[Message]:
+        """Rejoin ``channel``; what it missed that the server did not replay on the socket (REST)."""
+        since = channel.last_seq
+        try:
+            summary = await self._join_on_wire(channel, last_seq=since)
+        except ElizaClientError as exc:
+            log.warning("rejoining %s failed: %s", channel.id, exc)
+            summary = {}
+        if since is not None and "missed" in summary:  # the server replays by offset
+            if not summary.get("truncated"):
+                return []  # it replayed all of it on the socket: it is in channel.held
+            # Truncated: REST for what lies below the replayed ones.
+            replayed = [m.seq for m in channel.held if m.seq is not None and m.seq > since]
+            return await self.rest.messages_after_seq(channel.id, since, before_seq=min(replayed, default=None))
+        # A server without offsets (it ignored lastSeq): by creation time, one millisecond back (repeats
+        # are dropped by id).
+        return await self.rest.messages_after(channel.id, max(0, channel.last_seen_ms - 1))
+
     def _release(self, channel: ChannelState, found: list[Message]) -> int:
-        """Deliver caught-up and held messages in time order, then go back to live delivery."""
+        """Deliver caught-up and held messages in offset order (time order where the server gives no
+        offsets), then go back to live delivery."""
         held, channel.held = channel.held, []
         channel.catching_up = False
         unique = {m.id: m for m in [*found, *held]}
-        return sum(self._deliver(m) for m in sorted(unique.values(), key=lambda m: (m.created_at, m.id)))
+        ordered = sorted(unique.values(), key=lambda m: (m.seq is None, m.seq or 0, m.created_at, m.id))
+        return sum(self._deliver(m) for m in ordered)

@@ -64,12 +64,16 @@ def join_envelope(
     server_id: str = DEFAULT_SERVER_ID,
     metadata: JsonObject | None = None,
     agent_id: str | None = None,
+    last_seq: int | None = None,
 ) -> JsonObject:
+    """``last_seq``: a rejoin; the server sends what the channel got after that offset first."""
     payload: JsonObject = {**_channel(dialect, channel_id, server_id), "entityId": entity_id}
     if metadata:
         payload["metadata"] = metadata
     if agent_id:
         payload["agentId"] = agent_id
+    if last_seq is not None:
+        payload["lastSeq"] = last_seq
     return {"type": int(SocketMessageType.ROOM_JOINING), "payload": payload}
 
 

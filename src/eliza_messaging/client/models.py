@@ -53,6 +53,11 @@ def _opt_str(data: JsonObject, *names: str) -> str | None:
     return value or None
 
 
+def _opt_int(data: JsonObject, name: str) -> int | None:
+    value = data.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _obj(value: Any) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
@@ -75,6 +80,8 @@ class Message:
     attachments: list[Any] = field(default_factory=list)
     metadata: JsonObject = field(default_factory=dict)
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
+    seq: int | None = None
+    """The message's offset in its channel (servers that give one): 1, 2, 3, ... in storage order."""
 
     @property
     def created(self) -> datetime:
@@ -98,6 +105,7 @@ class Message:
             attachments=list(data.get("attachments") or []),
             metadata=_obj(data.get("metadata")),
             raw=data,
+            seq=_opt_int(data, "seq"),
         )
 
     @classmethod
@@ -123,6 +131,7 @@ class Message:
             attachments=list(data.get("attachments") or raw_message.get("attachments") or []),
             metadata=metadata,
             raw=data,
+            seq=_opt_int(data, "seq"),
         )
 
 

@@ -64,10 +64,17 @@ class RestClient:
         return body
 
     async def messages(
-        self, channel_id: str, *, limit: int = 50, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
     ) -> list[Message]:
         """One page of a channel's messages, newest first, as the server returns them."""
-        params = {"limit": limit, "before": before, "after": after}
+        params = {"limit": limit, "before": before, "after": after, "afterSeq": after_seq, "beforeSeq": before_seq}
         try:
             data = await self.get(f"/api/messaging/channels/{channel_id}/messages", **params)
         except RequestError as exc:
@@ -97,6 +104,33 @@ class RestClient:
                 next_before = oldest
             before = next_before
         return sorted(found.values(), key=lambda m: (m.created_at, m.id))
+
+    async def messages_after_seq(
+        self, channel_id: str, after_seq: int, *, before_seq: int | None = None
+    ) -> list[Message]:
+        """Every message with an offset above ``after_seq`` (and below ``before_seq``), oldest first.
+
+        Pages back by offset with no page limit: each page ends below the last, so it ends. A
+        message without an offset, or at or below ``after_seq``, means the server ignored the
+        bounds: it stops there, with what it found.
+        """
+        found: dict[str, Message] = {}
+        while True:
+            page = await self.messages(channel_id, limit=PAGE, after_seq=after_seq, before_seq=before_seq)
+            fresh = [m for m in page if m.seq is not None and m.seq > after_seq]
+            fresh = [m for m in fresh if before_seq is None or (m.seq is not None and m.seq < before_seq)]
+            found.update((m.id, m) for m in fresh)
+            if len(page) < PAGE or len(fresh) < len(page):
+                break
+            before_seq = min(m.seq for m in fresh if m.seq is not None)
+        return sorted(found.values(), key=lambda m: (m.seq or 0, m.id))
+
+    async def newest_seq(self, channel_id: str) -> int | None:
+        """The channel's newest offset (0 when it has no messages); None when the server gives no offsets."""
+        page = await self.messages(channel_id, limit=1, after_seq=0)  # by offset: newest first
+        if not page:
+            return 0
+        return page[0].seq
 
     async def agents(self) -> list[Agent]:
         data = await self.get("/api/agents")

@@ -22,10 +22,40 @@ class ChannelState:
     send_metadata: JsonObject = field(default_factory=dict)
     target_user_id: str | None = None
     last_seen_ms: int = 0
+    """For servers that give no offsets only: the newest creation time delivered."""
+    last_seq: int | None = None
+    """The channel offset up to which everything was delivered (or said before the client joined);
+    a rejoin asks the server for what came after it. None: not known (yet, or the server gives none)."""
+    seqs_above: set[int] = field(default_factory=set)
+    """Offsets delivered above ``last_seq`` while one below them has not arrived yet (several nodes
+    may deliver out of order); they are folded in as the gap fills."""
     joined: bool = False
     catching_up: bool = False
     held: list[Message] = field(default_factory=list)
     """Live broadcasts that arrived while catching up, delivered after the missed ones."""
+
+    def saw_seq(self, seq: int) -> None:
+        """Count offset ``seq`` as delivered and move ``last_seq`` over every offset now contiguous."""
+        if self.last_seq is None or seq <= self.last_seq:
+            return
+        self.seqs_above.add(seq)
+        if len(self.seqs_above) > GAP_TOLERANCE:  # a message deleted before it reached us: skip its gap
+            self.last_seq = min(self.seqs_above) - 1
+        while self.last_seq + 1 in self.seqs_above:
+            self.last_seq += 1
+            self.seqs_above.discard(self.last_seq)
+
+    def start_at(self, seq: int) -> None:
+        """The channel's newest offset when the client joined: everything up to it is before its time."""
+        if self.last_seq is None or seq > self.last_seq:
+            self.last_seq = seq
+            self.seqs_above = {s for s in self.seqs_above if s > seq}
+            while self.last_seq + 1 in self.seqs_above:
+                self.last_seq += 1
+                self.seqs_above.discard(self.last_seq)
+
+
+GAP_TOLERANCE = 200
 
 
 class SeenIds:

@@ -181,8 +181,7 @@ class AgentPosts:
             in_reply_to_root_message_id=post.in_reply_to,
             metadata=_with_thoughts({"agentName": name, **post.metadata}, raw),
         )
-        await self._service.store_message(message)
-        return message, False
+        return (await self._service.store_message(message)).message, False
 
     async def _broadcast(self, message: Message, server_id: str) -> None:
         payload = {

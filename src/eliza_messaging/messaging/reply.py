@@ -143,7 +143,7 @@ class Reply:
     # the end ----------------------------------------------------------------------------
 
     async def _commit(self, message: Message) -> Message:
-        await self._service.store_message(message)
+        message = (await self._service.store_message(message)).message  # with its offset
         self._stored = message  # from here it is in history: whatever happens next, it did not fail
         try:
             await self._service.outbox.deliver(message, self.channel)

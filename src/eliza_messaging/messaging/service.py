@@ -27,6 +27,8 @@ from .gate import Gate
 from .identity import Caller, Identity
 from .outbox import Outbox
 from .presence import Presence
+from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
+from .replay import LiveHold, Replay
 from .replies import ReplyWatchers, Watch
 from .reply import Reply
 from .validation import Limits
@@ -54,10 +56,13 @@ class MessagingService:
         outbox_timing: tuple[float, float] = (30.0, 5.0),
         *,
         isolation: bool = False,
+        live_hold: LiveHold | None = None,
+        replay_max: int = DEFAULT_REPLAY_MAX,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
-        ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``)."""
+        ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
+        ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -75,6 +80,7 @@ class MessagingService:
         self.replies = ReplyWatchers(relay)
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
+        self.replay = Replay(store, live_hold, max_messages=replay_max)
 
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
@@ -126,9 +132,24 @@ class MessagingService:
         channel = await self._ensure_channel(command.channel_id, command.server_id, command.metadata, command.entity_id)
         if command.agent_id:  # the client brings an agent into the channel (ElizaOS: agentId on join)
             await self._add_member(command.channel_id, command.agent_id)
-        await self.fanout.enter_room(sid, command.channel_id)
+        resume_from = await self.replay.resume_point(command)  # None: a plain join
+        if resume_from is None:
+            await self.fanout.enter_room(sid, command.channel_id)
+            joined = payloads.channel_joined(command.channel_id, channel.message_server_id, command.agent_id)
+        else:  # live messages wait until the missed ones are sent (replay.py)
+            self.replay.hold(sid, command.channel_id)
+            through = resume_from
+            try:
+                await self.fanout.enter_room(sid, command.channel_id)
+                summary = await self.replay.send(sid, channel, resume_from)
+                through = summary.last_seq
+            finally:
+                await self.replay.release(sid, command.channel_id, through)
+            joined = {
+                **payloads.channel_joined(command.channel_id, channel.message_server_id, command.agent_id),
+                **summary.as_payload(),
+            }
         fresh = self.presence.join(sid, command.channel_id, command.entity_id)
-        joined = payloads.channel_joined(command.channel_id, channel.message_server_id, command.agent_id)
         await self.fanout.emit(Event.CHANNEL_JOINED, joined, to=sid)
         await self.fanout.emit(Event.ROOM_JOINED, joined, to=sid)
         if fresh:
@@ -173,6 +194,7 @@ class MessagingService:
             client_message_id=command.client_message_id,
         )
         stored = await self.store_message(message)
+        message = stored.message  # as stored: with its offset in the channel
         if not stored.created:  # a retry: the original's ack, and no second broadcast to the room,
             # unless it was never published (the first try failed there: messaging/outbox.py)
             if not stored.published and await self.outbox.redeliver(stored.message, channel, sender_sid=sid):
@@ -263,9 +285,19 @@ class MessagingService:
         return await self.store.list_participants(channel_id)
 
     async def history(
-        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[Message]:
-        return await self.store.list_messages(channel_id, limit=limit, before=before, after=after)
+        """Newest first; with an offset bound (``Message.seq``) ordered by offset."""
+        return await self.store.list_messages(
+            channel_id, limit=limit, before=before, after=after, before_seq=before_seq, after_seq=after_seq
+        )
 
     async def _add_member(self, channel_id: str, entity_id: str) -> None:
         try:

@@ -412,10 +412,23 @@ class Sessions:
         limit: int = DEFAULT_PAGE,
         before: int | None = None,
         after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> SessionPage:
-        """Newest first; with only ``after``, the oldest page after it (forward paging), still newest first."""
+        """Newest first; with only ``after``, the oldest page after it (forward paging), still newest first.
+        With an offset bound (``afterSeq``/``beforeSeq``), the newest page within the bounds, by offset."""
         session = await self.get(session_id, caller=caller)
         size = min(MAX_PAGE, max(1, limit))
+        if before_seq is not None or after_seq is not None:
+            rows = await self._store.list_messages(
+                session.channel_id,
+                limit=size + 1,
+                before=before,
+                after=after,
+                before_seq=before_seq,
+                after_seq=after_seq,
+            )
+            return SessionPage(rows[:size], len(rows) > size)
         if after is not None and before is None:
             rows = await self._store.list_messages_after(session.channel_id, after=after, limit=size + 1)
             return SessionPage(list(reversed(rows[:size])), len(rows) > size)

@@ -11,7 +11,9 @@ from ..records import Channel, Message
 from ..types import JsonObject
 
 
-def broadcast(message: Message, server_id: str, *, client_message_id: str | None = None) -> JsonObject:
+def broadcast(
+    message: Message, server_id: str, *, client_message_id: str | None = None, replayed: bool = False
+) -> JsonObject:
     meta = message.metadata
     return payloads.message_broadcast(
         message_id=message.id,
@@ -28,6 +30,8 @@ def broadcast(message: Message, server_id: str, *, client_message_id: str | None
         thought=meta.get("thought") if isinstance(meta.get("thought"), str) else None,
         actions=meta.get("actions") if isinstance(meta.get("actions"), list) else None,
         client_message_id=client_message_id,
+        seq=message.seq or None,
+        replayed=replayed,
     )
 
 
@@ -38,6 +42,7 @@ def ack(message: Message) -> JsonObject:
         channel_id=message.channel_id,
         status="received_by_server_and_processing",
         created_at_ms=message.created_at,
+        seq=message.seq or None,
     )
 
 

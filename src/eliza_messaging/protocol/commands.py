@@ -27,6 +27,10 @@ class JoinChannel:
     username: str | None = None
     display_name: str | None = None
     metadata: JsonObject = field(default_factory=dict)
+    # A rejoin: the last channel offset (``seq``) the client saw, or the server's id of that message;
+    # the server sends what it missed since. Neither: a plain join.
+    last_seq: int | None = None
+    last_message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

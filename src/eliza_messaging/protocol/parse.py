@@ -33,6 +33,9 @@ class UnknownType(ProtocolError):
     """A ``message`` event whose ``type`` is not one a client may send."""
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest offset a JavaScript client can hold exactly
+
+
 def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
@@ -181,7 +184,29 @@ def parse_join(payload: object, *, socket_entity_id: str | None) -> JoinChannel:
         username=_optional_str(body, "username"),
         display_name=_optional_str(body, "displayName"),
         metadata=metadata,
+        last_seq=_last_seq(body),
+        last_message_id=_optional_uuid(
+            body, "lastMessageId", "Send the id of the last message you received (its 'id'), or lastSeq instead."
+        ),
     )
+
+
+def _last_seq(body: JsonObject) -> int | None:
+    """The offset a rejoining client saw last: a whole number from 0 (0: it saw nothing yet)."""
+    value = body.get("lastSeq")
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 16:
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SAFE_INTEGER:
+        raise ProtocolError(
+            f"lastSeq must be a whole number from 0 to {MAX_SAFE_INTEGER}, but got {describe(value)}."
+            " Send the 'seq' of the last messageBroadcast you received in this room (0 if none), or leave it out.",
+            field="lastSeq",
+        )
+    return value
 
 
 def _client_message_id(body: JsonObject) -> str | None:

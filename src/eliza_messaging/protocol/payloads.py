@@ -38,6 +38,13 @@ def channel_joined(channel_id: str, server_id: str, agent_id: str | None = None)
     return payload
 
 
+def replay_summary(*, missed: int, replayed: int, truncated: bool, last_seq: int) -> JsonObject:
+    """What ``channel_joined`` adds after a rejoin with ``lastSeq``: how many messages the socket had
+    missed, how many of them were sent again (the newest, when ``truncated``), and the channel's
+    latest offset the socket has now seen."""
+    return {"missed": missed, "replayed": replayed, "truncated": truncated, "lastSeq": last_seq}
+
+
 def presence(user_id: str | None, channel_id: str) -> JsonObject:
     return {"userId": user_id, **channel_ids(channel_id)}
 
@@ -62,7 +69,11 @@ def message_broadcast(
     thought: str | None = None,
     actions: list[Any] | None = None,
     client_message_id: str | None = None,
+    seq: int | None = None,
+    replayed: bool = False,
 ) -> JsonObject:
+    """``seq``: the message's offset in its channel (a client resumes from the last one it saw);
+    ``replayed``: sent again on a rejoin because the socket missed it."""
     payload: JsonObject = {
         "id": message_id,
         "messageId": message_id,
@@ -84,19 +95,32 @@ def message_broadcast(
         payload["actions"] = actions
     if client_message_id:
         payload["clientMessageId"] = client_message_id
+    if seq is not None:
+        payload["seq"] = seq
+    if replayed:
+        payload["replayed"] = True
     return payload
 
 
 def message_ack(
-    *, client_message_id: str | None, message_id: str, channel_id: str, status: str, created_at_ms: int
+    *,
+    client_message_id: str | None,
+    message_id: str,
+    channel_id: str,
+    status: str,
+    created_at_ms: int,
+    seq: int | None = None,
 ) -> JsonObject:
-    return {
+    payload: JsonObject = {
         "clientMessageId": client_message_id,
         "messageId": message_id,
         "status": status,
         "createdAt": created_at_ms,
         **channel_ids(channel_id),
     }
+    if seq is not None:
+        payload["seq"] = seq
+    return payload
 
 
 def message_error(error: str, *, code: str, field: str | None = None, **context: Any) -> JsonObject:

@@ -45,7 +45,8 @@ class Store(Protocol):
 
     # messages
     async def append_message(self, message: Message) -> StoredMessage:
-        """Store a message durably; a repeat of (channel, author, client id) returns the original."""
+        """Store a message durably with the channel's next offset (``seq``, in the same transaction);
+        a repeat of (channel, author, client id) returns the original, with its offset, using none."""
         ...
 
     async def get_message(self, message_id: str) -> Message | None: ...
@@ -69,9 +70,22 @@ class Store(Protocol):
         ...
 
     async def list_messages(
-        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[Message]:
-        """Newest first; ``before``/``after`` are epoch milliseconds, exclusive."""
+        """Newest first; ``before``/``after`` are epoch milliseconds, ``before_seq``/``after_seq`` channel
+        offsets (``Message.seq``), all exclusive. With an offset bound the order is by offset alone."""
+        ...
+
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
+        """How many of the channel's stored messages have an offset above ``after_seq`` (and at most
+        ``through`` when given)."""
         ...
 
     # administration (REST): removing and listing what the paths above created

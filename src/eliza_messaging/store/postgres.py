@@ -259,23 +259,23 @@ class PostgresStore:
 
         async def op(c: _Connection) -> StoredMessage:
             for _ in range(RACE_RETRIES):
-                row = await c.fetchrow(_APPEND, *args)
-                if row["created"]:
-                    return StoredMessage(message, created=True)
-                if row["id"] is not None:
-                    return StoredMessage(_message(row, offset=1), created=False, published=row["published"])
-                # The original was committed by another connection after this statement's snapshot
-                # was taken: it is visible to the next statement.
-                row = await c.fetchrow(
-                    f"SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL AS published FROM central_messages"
-                    " WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3",
-                    message.channel_id,
-                    message.author_id,
-                    message.client_message_id,
-                )
-                if row is not None:
-                    return StoredMessage(_message(row), created=False, published=row["published"])
-                # ... and it was deleted in between: try to insert again.
+                try:
+                    seq = await c.fetchval(_APPEND, *args)
+                except asyncpg.UniqueViolationError:
+                    # A repeat of a stored client id: the statement, and its bump of the channel's
+                    # offset, was rolled back whole. The original is committed (its statement held
+                    # the channel's offset row until then), so this next statement sees it.
+                    row = await c.fetchrow(
+                        f"SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL AS published FROM central_messages"
+                        " WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3",
+                        message.channel_id,
+                        message.author_id,
+                        message.client_message_id,
+                    )
+                    if row is not None:
+                        return StoredMessage(_message(row), created=False, published=row["published"])
+                    continue  # ... and it was deleted in between (or an id collided): try again
+                return StoredMessage(replace(message, seq=seq), created=True)
             raise StoreError(f"message {message.id} kept colliding with concurrent writes; try again")
 
         return await self._write(op)
@@ -320,20 +320,44 @@ class PostgresStore:
         )
 
     async def list_messages(
-        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[Message]:
         sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = $1"
         args: list[Any] = [channel_id]
-        if before is not None:
-            args.append(before)
-            sql += f" AND created_at < ${len(args)}"
-        if after is not None:
-            args.append(after)
-            sql += f" AND created_at > ${len(args)}"
+        for column, op, bound in (
+            ("created_at", "<", before),
+            ("created_at", ">", after),
+            ("channel_seq", "<", before_seq),
+            ("channel_seq", ">", after_seq),
+        ):
+            if bound is not None:
+                args.append(bound)
+                sql += f" AND {column} {op} ${len(args)}"
         args.append(_limit(limit))
-        sql += f" ORDER BY created_at DESC, seq DESC LIMIT ${len(args)}"
+        by_seq = before_seq is not None or after_seq is not None
+        order = "channel_seq DESC" if by_seq else "created_at DESC, seq DESC"
+        sql += f" ORDER BY {order} LIMIT ${len(args)}"
         rows = await self._read(lambda c: c.fetch(sql, *args))
         return [_message(r) for r in rows]
+
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
+        count = await self._read(
+            lambda c: c.fetchval(
+                "SELECT count(*) FROM central_messages WHERE channel_id = $1 AND channel_seq > $2"
+                " AND ($3::bigint IS NULL OR channel_seq <= $3)",
+                channel_id,
+                after_seq,
+                through,
+            )
+        )
+        return int(count)
 
     # administration ---------------------------------------------------------------------
 
@@ -499,6 +523,9 @@ class _Connection:
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         return await self._conn.fetchrow(sql, *map(_storable, args))
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._conn.fetchval(sql, *map(_storable, args))
+
     async def execute(self, sql: str, *args: Any) -> str:
         return str(await self._conn.execute(sql, *map(_storable, args)))
 
@@ -654,20 +681,19 @@ SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1 AND NOT EXISTS (SELECT FRO
 
 _MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
 _PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
-# Exactly one row: created, or not created with the original (whose columns are NULL only when it
-# was committed after this statement's snapshot; the caller then reads it again).
+# One statement: take the channel's next offset (the row stays locked until the statement commits,
+# so concurrent appends to the channel, from any node, queue there and get 1, 2, 3, ... in commit
+# order) and insert with it. A repeat of a client id fails the whole statement with a unique
+# violation, its bump included, so no offset is ever skipped.
 _APPEND = f"""
-WITH inserted AS (
-    INSERT INTO central_messages ({_MESSAGE_COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-    ON CONFLICT (channel_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-    RETURNING seq
+WITH bump AS (
+    INSERT INTO channel_offsets (channel_id, last_seq) VALUES ($2, 1)
+    ON CONFLICT (channel_id) DO UPDATE SET last_seq = channel_offsets.last_seq + 1
+    RETURNING last_seq
 )
-SELECT inserted.seq IS NOT NULL AS created, {_PREFIXED_MESSAGE_COLUMNS}, m.published_at IS NOT NULL AS published
-FROM (SELECT 1) AS one
-LEFT JOIN inserted ON TRUE
-LEFT JOIN central_messages AS m
-    ON inserted.seq IS NULL AND m.channel_id = $2 AND m.author_id = $3 AND m.client_message_id = $11
+INSERT INTO central_messages ({_MESSAGE_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, (SELECT last_seq FROM bump))
+RETURNING channel_seq
 """
 
 # $1 the lease's end, $2 now, $3 the lease (how long a live send holds its new row), $4 how many,

@@ -103,4 +103,27 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX central_messages_unpublished ON central_messages(seq) WHERE published_at IS NULL;
         """,
     ),
+    (
+        4,
+        # Channel offsets (see sqlite_schema 4): every append bumps its channel's row of
+        # ``channel_offsets`` in its own statement, so concurrent writers on any node queue on that
+        # row and each gets the next number; a failed append rolls its bump back with it.
+        """
+        ALTER TABLE central_messages ADD COLUMN channel_seq BIGINT;
+        UPDATE central_messages AS m SET channel_seq = numbered.n
+            FROM (
+                SELECT seq AS s, row_number() OVER (PARTITION BY channel_id ORDER BY created_at, id) AS n
+                FROM central_messages
+            ) AS numbered
+            WHERE numbered.s = m.seq;
+        ALTER TABLE central_messages ALTER COLUMN channel_seq SET NOT NULL;
+        CREATE TABLE channel_offsets (
+            channel_id TEXT COLLATE "C" PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+            last_seq BIGINT NOT NULL
+        );
+        INSERT INTO channel_offsets (channel_id, last_seq)
+            SELECT channel_id, MAX(channel_seq) FROM central_messages GROUP BY channel_id;
+        CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
+        """,
+    ),
 )

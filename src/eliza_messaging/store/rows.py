@@ -17,7 +17,7 @@ SERVER_COLUMNS = "id, name, source_type, source_id, metadata, created_at, update
 CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, topic, metadata, created_at, updated_at"
 MESSAGE_COLUMNS = (
     "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
-    " source_type, source_id, metadata, client_message_id, created_at, updated_at"
+    " source_type, source_id, metadata, client_message_id, created_at, updated_at, channel_seq"
 )
 SESSION_COLUMNS = (
     "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
@@ -68,6 +68,7 @@ def message_from_row(row: Sequence[Any], decode: DecodeJson, offset: int = 0) ->
         client_message_id=row[offset + 10],
         created_at=row[offset + 11],
         updated_at=row[offset + 12],
+        seq=row[offset + 13],
     )
 
 

@@ -13,6 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -290,8 +291,10 @@ class SQLiteStore:
                 ).fetchone()
                 if row:
                     return StoredMessage(_message(row), created=False, published=bool(row[-1]))
+            # The next offset of the channel, in this op's savepoint: a failed insert takes it back.
+            seq = c.execute(_NEXT_SEQ, (message.channel_id,)).fetchone()[0]
             c.execute(
-                f"INSERT INTO central_messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO central_messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     message.id,
                     message.channel_id,
@@ -306,9 +309,10 @@ class SQLiteStore:
                     message.client_message_id,
                     message.created_at,
                     message.updated_at,
+                    seq,
                 ),
             )
-            return StoredMessage(message, created=True)
+            return StoredMessage(replace(message, seq=seq), created=True)
 
         return await self._write(op)
 
@@ -363,20 +367,41 @@ class SQLiteStore:
         )
 
     async def list_messages(
-        self, channel_id: str, *, limit: int, before: int | None = None, after: int | None = None
+        self,
+        channel_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[Message]:
         sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = ?"
         args: list[Any] = [channel_id]
-        if before is not None:
-            sql += " AND created_at < ?"
-            args.append(before)
-        if after is not None:
-            sql += " AND created_at > ?"
-            args.append(after)
-        sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
+        for column, op, bound in (
+            ("created_at", "<", before),
+            ("created_at", ">", after),
+            ("channel_seq", "<", before_seq),
+            ("channel_seq", ">", after_seq),
+        ):
+            if bound is not None:
+                sql += f" AND {column} {op} ?"
+                args.append(bound)
+        by_seq = before_seq is not None or after_seq is not None
+        sql += " ORDER BY channel_seq DESC LIMIT ?" if by_seq else " ORDER BY created_at DESC, seq DESC LIMIT ?"
         args.append(limit)
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_message(r) for r in rows]
+
+    async def count_messages_after_seq(self, channel_id: str, after_seq: int, *, through: int | None = None) -> int:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT COUNT(*) FROM central_messages WHERE channel_id = ? AND channel_seq > ?"
+                " AND (? IS NULL OR channel_seq <= ?)",
+                (channel_id, after_seq, through, through),
+            ).fetchone()
+        )
+        return int(row[0])
 
     # administration ---------------------------------------------------------------------
 
@@ -533,6 +558,10 @@ class SQLiteStore:
 
 
 _MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
+_NEXT_SEQ = (
+    "INSERT INTO channel_offsets (channel_id, last_seq) VALUES (?, 1)"
+    " ON CONFLICT (channel_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq"
+)
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
 
 

@@ -100,4 +100,26 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX central_messages_unpublished ON central_messages(seq) WHERE published_at IS NULL;
         """,
     ),
+    (
+        4,
+        # Channel offsets (issue 12): ``channel_seq`` numbers each channel's messages 1, 2, 3, ...;
+        # ``channel_offsets`` holds the last one given, bumped in the transaction of each insert.
+        # Existing messages are numbered per channel in (created_at, id) order.
+        """
+        ALTER TABLE central_messages ADD COLUMN channel_seq INTEGER;
+        UPDATE central_messages SET channel_seq = numbered.n
+            FROM (
+                SELECT seq AS s, row_number() OVER (PARTITION BY channel_id ORDER BY created_at, id) AS n
+                FROM central_messages
+            ) AS numbered
+            WHERE numbered.s = central_messages.seq;
+        CREATE TABLE channel_offsets (
+            channel_id TEXT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+            last_seq INTEGER NOT NULL
+        );
+        INSERT INTO channel_offsets (channel_id, last_seq)
+            SELECT channel_id, MAX(channel_seq) FROM central_messages GROUP BY channel_id;
+        CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
+        """,
+    ),
 )

@@ -181,7 +181,11 @@ async def test_history_pages_with_cursors(app: App, fake_agent: FakeAgent, clock
     everything = (await app.client.get(url, params={"limit": 1000})).json()
     assert len(everything["messages"]) == 5 and everything["hasMore"] is False
     empty = (await app.client.get(url, params={"after": 2**52})).json()
-    assert empty == {"messages": [], "hasMore": False, "cursors": {"before": None, "after": None}}
+    assert empty == {
+        "messages": [],
+        "hasMore": False,
+        "cursors": {"before": None, "after": None, "beforeSeq": None, "afterSeq": None},
+    }
     for bad in ({"limit": "1e20"}, {"limit": 0}, {"before": "yesterday"}, {"after": 2**60}):
         session_error(await app.client.get(url, params=bad), 400, "VALIDATION_ERROR")
 

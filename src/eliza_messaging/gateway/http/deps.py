@@ -80,6 +80,14 @@ def reply_timeout(request: Request) -> float:
     return seconds
 
 
+# Channel offsets (``seq`` of every message and broadcast), exclusive bounds like ``before``/``after``.
+AfterSeqQuery = Annotated[
+    int | None,
+    Query(alias="afterSeq", ge=0, description="Only messages after this offset (exclusive): the last seq you saw"),
+]
+BeforeSeqQuery = Annotated[
+    int | None, Query(alias="beforeSeq", ge=1, description="Only messages before this offset (exclusive)")
+]
 TimestampQuery = Annotated[
     str | None,
     Query(

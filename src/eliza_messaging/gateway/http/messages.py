@@ -24,6 +24,8 @@ from ...types import JsonObject
 from . import schemas, views
 from .bodies import PostMessageBody, TransportName
 from .deps import (
+    AfterSeqQuery,
+    BeforeSeqQuery,
     CallerDep,
     ChannelIdPath,
     MessageIdPath,
@@ -178,13 +180,20 @@ async def list_channel_messages(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
     before: TimestampQuery = None,
     after: TimestampQuery = None,
+    after_seq: AfterSeqQuery = None,
+    before_seq: BeforeSeqQuery = None,
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
     await service.access.may_read(caller, channel_id)
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(
-        channel_id, limit=limit, before=timestamp_ms(before, "before"), after=timestamp_ms(after, "after")
+        channel_id,
+        limit=limit,
+        before=timestamp_ms(before, "before"),
+        after=timestamp_ms(after, "after"),
+        before_seq=before_seq,
+        after_seq=after_seq,
     )
     return ok({"messages": [views.rest_message(m, server_id) for m in messages]})
 

@@ -154,6 +154,7 @@ class MessageView(BaseModel):
     updatedAt: int
     created_at: int
     updated_at: int
+    seq: int = Field(description="The message's offset in its channel (1, 2, 3, ...): resume with afterSeq")
 
 
 class MessageList(BaseModel):
@@ -184,6 +185,7 @@ class BusMessageView(BaseModel):
     inReplyTo: str | None
     createdAt: int
     clientMessageId: str | None
+    seq: int = Field(description="The message's offset in its channel (1, 2, 3, ...): resume with afterSeq")
 
 
 class AgentResponseView(BaseModel):
@@ -194,6 +196,7 @@ class AgentResponseView(BaseModel):
     channelId: str
     inReplyTo: str | None
     createdAt: int
+    seq: int = Field(description="The message's offset in its channel (1, 2, 3, ...): resume with afterSeq")
     metadata: JsonObject
     thought: str | None = None
     actions: list[Any] | None = None
@@ -268,12 +271,15 @@ class SimplifiedMessage(BaseModel):
     isAgent: bool
     createdAt: str
     createdAtMs: int
+    seq: int = Field(description="The message's offset in its channel (1, 2, 3, ...): resume with afterSeq")
     metadata: JsonObject
 
 
 class Cursors(BaseModel):
     before: int | None = Field(description="Pass as before= for older messages")
     after: int | None = Field(description="Pass as after= for newer messages")
+    beforeSeq: int | None = Field(description="Pass as beforeSeq= for older messages, by offset")
+    afterSeq: int | None = Field(description="Pass as afterSeq= for newer messages, by offset")
 
 
 class SessionMessages(BaseModel):

@@ -16,7 +16,7 @@ from ...messaging.clock import iso
 from ...messaging.sessions import DEFAULT_PAGE, Sessions, SessionSend, near_expiration, parse_transport
 from . import schemas, views
 from .bodies import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
-from .deps import MAX_TIMESTAMP_MS, CallerDep, reply_timeout, sessions
+from .deps import MAX_TIMESTAMP_MS, AfterSeqQuery, BeforeSeqQuery, CallerDep, reply_timeout, sessions
 from .docs import Responses, event_stream, responses
 from .replies import answer_with_reply
 from .responses import JsonResponse
@@ -150,8 +150,12 @@ async def session_messages(
     limit: Annotated[int, Query(ge=1, description="How many (at most 100; larger values mean 100)")] = DEFAULT_PAGE,
     before: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Older than (epoch ms)")] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Newer than (epoch ms)")] = None,
+    after_seq: AfterSeqQuery = None,
+    before_seq: BeforeSeqQuery = None,
 ) -> JsonResponse:
-    page = await service.history(session_id, caller=caller, limit=limit, before=before, after=after)
+    page = await service.history(
+        session_id, caller=caller, limit=limit, before=before, after=after, before_seq=before_seq, after_seq=after_seq
+    )
     messages = page.messages
     return JsonResponse(
         {
@@ -160,6 +164,8 @@ async def session_messages(
             "cursors": {
                 "before": messages[-1].created_at if messages else None,
                 "after": messages[0].created_at if messages else None,
+                "beforeSeq": messages[-1].seq if messages else None,
+                "afterSeq": messages[0].seq if messages else None,
             },
         }
     )

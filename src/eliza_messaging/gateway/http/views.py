@@ -38,6 +38,7 @@ def bus_message(message: Message, server_id: str) -> JsonObject:
         "inReplyTo": message.in_reply_to_root_message_id,
         "createdAt": message.created_at,
         "clientMessageId": message.client_message_id,
+        "seq": message.seq,
     }
 
 
@@ -52,6 +53,7 @@ def agent_response(message: Message) -> JsonObject:
         "channelId": message.channel_id,
         "inReplyTo": message.in_reply_to_root_message_id,
         "createdAt": message.created_at,
+        "seq": message.seq,
         "metadata": meta,
     }
     if isinstance(meta.get("thought"), str):
@@ -104,6 +106,7 @@ def simplified_message(message: Message) -> JsonObject:
         "isAgent": message.source_type == "agent_response",
         "createdAt": iso(message.created_at),
         "createdAtMs": message.created_at,
+        "seq": message.seq,
         "metadata": history_metadata(message),
     }
 
@@ -138,6 +141,7 @@ def rest_message(message: Message, server_id: str) -> JsonObject:
         "updatedAt": message.updated_at,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
+        "seq": message.seq,
     }
 
 
