@@ -62,7 +62,9 @@ class ElizaClient:
 
     ``dialect="eliza17"`` (default) speaks like ElizaOS 1.7's own clients (handshake
     ``auth: {entityId, apiKey?}``, ``channelId`` + ``messageServerId``); ``dialect="seed"``
-    speaks like the ElizaOS Socket.IO guide (no handshake auth, ``roomId``).
+    speaks like the ElizaOS Socket.IO guide (no handshake auth, ``roomId``). ``token``: a signed JWT
+    (the server's ``ELIZA_JWT_SECRET`` or ``ELIZA_JWKS_URL``) whose ``sub`` is the entity id; it goes in
+    the handshake and as ``Authorization: Bearer`` on REST, and ``entity_id`` defaults to its ``sub``.
 
     Use it as ``async with ElizaClient(url) as client:``, or call :meth:`connect` and
     :meth:`close` yourself.
@@ -75,6 +77,7 @@ class ElizaClient:
         entity_id: str | None = None,
         name: str = "Python SDK",
         api_key: str | None = None,
+        token: str | None = None,
         dialect: Dialect = "eliza17",
         server_id: str = DEFAULT_SERVER_ID,
         source: str = "python-sdk",
@@ -84,12 +87,15 @@ class ElizaClient:
         reconnection_delay: float = 1.0,
         reconnection_delay_max: float = 5.0,
     ) -> None:
+        if token is not None and entity_id is None:
+            entity_id = dialects.token_subject(token)  # who the server will take this client to be
         if entity_id is not None and not _UUID.match(entity_id):
             raise ValueError(f"entity_id must be a UUID, not {entity_id!r}; leave it out to get a random one.")
         self.url = url.rstrip("/")
         self.entity_id = entity_id or str(uuid.uuid4())
         self.name = name
         self.api_key = api_key
+        self.token = token
         self.dialect = dialects.check_dialect(dialect)
         self.server_id = server_id
         self.source = source
@@ -98,7 +104,7 @@ class ElizaClient:
         self.reconnect = reconnect
         self.reconnection_delay = reconnection_delay
         self.reconnection_delay_max = reconnection_delay_max
-        self.rest = RestClient(self.url, api_key=api_key, timeout=timeout)
+        self.rest = RestClient(self.url, api_key=api_key, token=token, timeout=timeout)
         self.socket_id: str | None = None
         self._sio: socketio.AsyncClient | None = None
         self._connected = False
@@ -145,8 +151,8 @@ class ElizaClient:
         try:
             await sio.connect(
                 self.url,
-                auth=dialects.handshake_auth(self.dialect, self.entity_id, self.api_key),
-                headers=dialects.handshake_headers(self.api_key),
+                auth=dialects.handshake_auth(self.dialect, self.entity_id, self.api_key, self.token),
+                headers=dialects.handshake_headers(self.api_key, self.token),
                 transports=self.transports,
                 wait_timeout=self.timeout,
             )

@@ -8,6 +8,8 @@ sends: no handshake auth and ``roomId`` only. Both travel as the ``message`` eve
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any, Literal
 
@@ -39,15 +41,39 @@ def dm_metadata(target_id: str) -> JsonObject:
     return {"isDm": True, "channelType": "DM", "targetUserId": target_id}
 
 
-def handshake_auth(dialect: Dialect, entity_id: str, api_key: str | None) -> JsonObject | None:
-    """eliza17 sends ``{entityId, apiKey?}``; seed sends none (its API key goes in a header)."""
+def handshake_auth(
+    dialect: Dialect, entity_id: str, api_key: str | None, token: str | None = None
+) -> JsonObject | None:
+    """eliza17 sends ``{entityId, apiKey?, token?}``; seed sends none (its key and token go in headers)."""
     if dialect == "eliza17":
-        return {"entityId": entity_id, **({"apiKey": api_key} if api_key else {})}
+        auth: JsonObject = {"entityId": entity_id}
+        if api_key:
+            auth["apiKey"] = api_key
+        if token:
+            auth["token"] = token
+        return auth
     return None
 
 
-def handshake_headers(api_key: str | None) -> dict[str, str]:
-    return {"X-API-KEY": api_key} if api_key else {}
+def handshake_headers(api_key: str | None, token: str | None = None) -> dict[str, str]:
+    """The API key as ``X-API-KEY`` and a signed token as ``Authorization: Bearer`` (REST and handshake alike)."""
+    headers = {"X-API-KEY": api_key} if api_key else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def token_subject(token: str) -> str:
+    """The ``sub`` a signed token names (read, not verified: the server verifies it)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        subject = claims["sub"]
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError("token must be a signed JWT (header.payload.signature) whose sub is your entity id") from exc
+    if not isinstance(subject, str):
+        raise ValueError(f"the token's sub must be your entity id (a UUID), not {subject!r}")
+    return subject
 
 
 def _channel(dialect: Dialect, channel_id: str, server_id: str) -> JsonObject:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from .dialects import handshake_headers
 from .errors import AgentNotFound, RequestError
 from .models import Agent, Message
 
@@ -30,9 +31,11 @@ def _error_text(body: Any) -> tuple[str | None, str | None]:
 class RestClient:
     """REST reads against ``base_url`` (``X-API-KEY`` sent when an API key is given)."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, token: str | None = None, timeout: float = 10.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"X-API-KEY": api_key} if api_key else {}
+        headers = handshake_headers(api_key, token)
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
 
     async def close(self) -> None:
