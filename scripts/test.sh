@@ -16,4 +16,6 @@ bash scripts/install-browser.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# Test files run in parallel (each file on one worker: module fixtures and servers stay together);
+# most of the time is spent waiting on servers and Node clients, so three workers fit two cores.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist loadfile "$@"
