@@ -7,6 +7,7 @@ acknowledged that the store does not have.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -96,6 +97,11 @@ class MessagingService:
                 updated_at=now,
             )
         )
+
+    async def health(self) -> dict[str, bool | None]:
+        """What this node depends on, asked now: the store and the queue's backend (None: not used)."""
+        store_ok, queue_ok = await asyncio.gather(self.store.ping(), self.queue.ping())
+        return {"database": store_ok, "redis": queue_ok}
 
     async def close(self) -> None:
         await self.outbox.close()

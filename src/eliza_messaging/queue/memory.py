@@ -66,6 +66,9 @@ class InProcessQueue:
             finally:
                 self._handling -= 1
 
+    async def ping(self) -> bool | None:
+        return None  # nothing outside this process to ask
+
     async def close(self) -> None:
         for worker in self._workers:
             worker.cancel()

@@ -129,6 +129,14 @@ class RedisStreamQueue:
                 extra={"message_id": message.id, "stream": self.stream},
             )
 
+    async def ping(self) -> bool | None:
+        """Redis answers a PING within the connect timeout."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                return bool(await self._redis.ping())
+        except (RedisError, OSError, TimeoutError):
+            return False
+
     async def close(self) -> None:
         """Stop reading, let what is in flight finish (up to ``drain_s``), then let go of the rest.
 
