@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import engineio.payload
+import prometheus_client
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,6 +29,7 @@ from .fanout.socketio import SocketIOFanout, close_client_manager, create_client
 from .gateway import json_codec
 from .gateway.callers import Authenticator
 from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
+from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
@@ -39,6 +41,7 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.metrics import REGISTRY, watch_queue_lag
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
@@ -171,7 +174,9 @@ def build_queue(settings: Settings) -> MessageQueue:
         from .queue.redis import RedisStreamQueue  # redis is only loaded when it is used
 
         return RedisStreamQueue(settings.redis_url, stream=f"{settings.redis_prefix}:messages")
-    return InProcessQueue(max_pending=settings.agent_queue_max)
+    queue = InProcessQueue(max_pending=settings.agent_queue_max)
+    watch_queue_lag(queue.backlog)
+    return queue
 
 
 def build_relay(settings: Settings, name: str = "replies") -> NodeRelay | None:
@@ -205,6 +210,14 @@ def load_characters(paths: list[str]) -> list[Character]:
     return [load_character(p) for p in paths] if paths else [default_character()]
 
 
+def start_metrics_port(settings: Settings) -> Any:
+    """With ``ELIZA_METRICS_PORT``, /metrics is served on its own port (a thread of prometheus-client)."""
+    if settings.metrics_port is None:
+        return None
+    server, _ = prometheus_client.start_http_server(settings.metrics_port, addr=settings.host, registry=REGISTRY)
+    return server
+
+
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     parts = build_components(settings)
@@ -217,9 +230,12 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
+        metrics_server = start_metrics_port(settings)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             parts.logs.detach(logging.getLogger("eliza_messaging"))
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
@@ -234,6 +250,8 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.agents = parts.agents
     install_error_handlers(api)
     api.include_router(health.router)
+    if settings.metrics_port is None:
+        api.include_router(metrics_route.router)
     api.include_router(agents.router)
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias=AliasChoices("ELIZA_METRICS_PORT", "metrics_port")
+    )  # serve /metrics on this port (on the server's host) instead of the main one
 
     characters: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("ELIZA_CHARACTERS", "characters")

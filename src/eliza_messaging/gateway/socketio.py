@@ -7,6 +7,7 @@ also go to the sender as ``messageError`` so clients without callbacks see them 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs
 import orjson
 import socketio
 
-from ..messaging import validation
+from ..messaging import metrics, validation
 from ..messaging.errors import IdentityMismatch, InvalidPayload, MessagingError, RateLimited
 from ..messaging.service import MessagingService
 from ..protocol import payloads
@@ -193,11 +194,13 @@ class SocketGateway:
         return payloads.ack_ok(await self.messaging.join(sid, command, caller=caller))
 
     async def _send(self, sid: str, body: Any) -> JsonObject:
+        started = time.perf_counter()
         caller = self.messaging.presence.caller(sid)
         command = validation.send(body, socket_entity_id=caller.entity_id, limits=self.messaging.limits)
         result = await self.messaging.send(command, sid=sid, caller=caller)
         ack = {**result.ack, "duplicate": result.duplicate}
         await self._emit(Event.MESSAGE_ACK, ack, sid)
+        metrics.ACK_SECONDS.observe(time.perf_counter() - started)
         return payloads.ack_ok(ack)
 
     async def _answer(self, sid: str, run: Callable[[], Awaitable[JsonObject]], data: Any) -> JsonObject:
@@ -214,6 +217,7 @@ class SocketGateway:
             )
 
     async def _error(self, sid: str, exc: MessagingError, data: Any) -> JsonObject:
+        metrics.ERRORS.labels(exc.code).inc()
         body = payloads.message_error(
             exc.message, code=exc.code, field=exc.field, channelId=_room_of(data), roomId=_room_of(data)
         )

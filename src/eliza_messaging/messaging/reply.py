@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +27,7 @@ from ..protocol import payloads
 from ..protocol.types import Event, SocketMessageType
 from ..records import Channel, Message
 from ..types import JsonObject
+from . import metrics
 from .clock import new_id, now_ms
 from .replies import ReplyEvent, ReplyKind
 
@@ -53,6 +55,7 @@ class Reply:
         self._started = False
         self._stored: Message | None = None
         self._ended = False
+        self._opened = time.monotonic()
 
     @property
     def text(self) -> str:
@@ -144,6 +147,7 @@ class Reply:
 
     async def _commit(self, message: Message) -> Message:
         message = (await self._service.store_message(message)).message  # with its offset
+        metrics.MESSAGES.labels("out").inc()
         self._stored = message  # from here it is in history: whatever happens next, it did not fail
         try:
             await self._service.outbox.deliver(message, self.channel)
@@ -155,6 +159,9 @@ class Reply:
         if self._ended:
             return
         self._ended = True  # before any await: a second call, or the context's exit, sends nothing
+        outcome = "replied" if self._stored else "failed" if self._started else "declined"
+        metrics.AGENT_REPLIES.labels(outcome).inc()
+        metrics.AGENT_REPLY_SECONDS.observe(time.monotonic() - self._opened)
         await _to_the_end(self._send_end(None if self._stored else error, superseded))
 
     async def _send_end(self, error: str | None, superseded: bool) -> None:

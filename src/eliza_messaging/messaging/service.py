@@ -19,7 +19,7 @@ from ..queue.base import MessageQueue
 from ..records import Channel, Message, MessageServer, StoredMessage
 from ..store.base import Store
 from ..types import JsonObject
-from . import views
+from . import metrics, views
 from .access import Access
 from .channel_cache import ChannelCache
 from .clock import new_id, now_ms
@@ -114,6 +114,7 @@ class MessagingService:
         """Raises IdentityMismatch when the caller claims an agent's id without the server token."""
         await self.identity.check_connect(caller)
         self.presence.connect(sid, caller)
+        metrics.CONNECTIONS.inc()
         if entity_id := caller.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
@@ -122,6 +123,7 @@ class MessagingService:
         state = self.presence.disconnect(sid)
         if state is None:
             return
+        metrics.CONNECTIONS.dec()
         for channel_id, entity_id in state.rooms.items():
             await self.fanout.emit(
                 Event.USER_LEFT, payloads.presence(entity_id, channel_id), room=channel_id, skip_sid=sid
@@ -165,6 +167,7 @@ class MessagingService:
                 room=command.channel_id,
                 skip_sid=sid,
             )
+        metrics.JOINS.inc()
         return joined
 
     # sending ----------------------------------------------------------------------------
@@ -213,6 +216,7 @@ class MessagingService:
             return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
         # Publish first: the message is stored, so it must reach the room and the agents even if the
         # sender has gone meanwhile (entering a room for a socket that left raises).
+        metrics.MESSAGES.labels("in").inc()
         await self.outbox.deliver(message, channel, sender_sid=sid)
         if sid is not None:
             await self._enter_as_sender(sid, command.channel_id, command.sender_id)
@@ -221,7 +225,8 @@ class MessagingService:
     async def store_message(self, message: Message) -> StoredMessage:
         """Store durably; ``created`` is False (with the original) when this client id was stored before."""
         try:
-            return await self.store.append_message(message)
+            with metrics.STORE_WRITE_SECONDS.time():
+                return await self.store.append_message(message)
         except Exception as exc:
             log.exception("message not stored", extra={"channel": message.channel_id})
             raise StorageUnavailable(
@@ -232,6 +237,7 @@ class MessagingService:
     async def publish(self, message: Message, channel: Channel, *, sender_sid: str | None = None) -> None:
         """Broadcast a stored message to its room and hand it to the agents."""
         server_id = channel.message_server_id
+        metrics.BROADCASTS.inc()
         await self.fanout.emit(
             Event.MESSAGE_BROADCAST,
             views.broadcast(message, server_id),

@@ -51,6 +51,10 @@ class InProcessQueue:
                     f" {self.put_timeout_s:g} s; message {message.id} was not handed to it"
                 ) from None
 
+    def backlog(self) -> int:
+        """Messages published and not yet taken, over all groups."""
+        return sum(q.qsize() for q in self._groups.values())
+
     def pending(self, group: str) -> int:
         """Messages published to ``group`` that its handler has not taken yet."""
         return self._groups[group].qsize()

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from ...messaging import metrics
 from ...messaging.clock import iso, now_ms
 from ...messaging.errors import MessagingError
 
@@ -48,6 +49,7 @@ def _in_sessions(request: Request) -> bool:
 
 
 def _answer(request: Request, status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    metrics.ERRORS.labels(code).inc()
     if _in_sessions(request):
         return session_error(status, code, message)
     return error(status, code, message, field=field)
