@@ -201,3 +201,28 @@ async def test_an_upgraded_postgres_database_numbers_its_messages() -> None:
             assert (await store.append_message(message("c2", "new"))).message.seq == 2
         finally:
             await store.close()
+
+
+async def test_a_burst_into_one_postgres_store_is_gathered_and_numbered_in_arrival_order(pg_backend: Backend) -> None:
+    """Appends arriving together are written together (pg_batch): each channel numbers them in the order
+    they arrived, a repeat inside the burst or of a stored id gets its original, and nothing is skipped."""
+    store = pg_backend.make()
+    await store.open()
+    try:
+        await with_server(store)
+        channels = [await channel(store) for _ in range(3)]
+        stored_before = await store.append_message(message(channels[0], "before", client_id="kept"))
+        burst = [message(channels[i % 3], f"m{i}", client_id=f"c{i}") for i in range(600)]
+        burst += [message(channels[0], "repeat of one in the burst", client_id="c0")]
+        burst += [message(channels[0], "repeat of one stored before", client_id="kept")]
+        results = await asyncio.gather(*(store.append_message(m) for m in burst))
+        for cid in channels:
+            arrived = [r.message for r, m in zip(results, burst, strict=True) if m.channel_id == cid and r.created]
+            first = 2 if cid == channels[0] else 1  # "before" took 1 in the first channel
+            assert [m.seq for m in arrived] == list(range(first, first + len(arrived)))
+            assert await seqs(store, cid) == list(range(1, first + len(arrived)))
+        repeat_in_burst, repeat_of_stored = results[-2], results[-1]
+        assert not repeat_in_burst.created and repeat_in_burst.message.id == results[0].message.id
+        assert not repeat_of_stored.created and repeat_of_stored.message.seq == stored_before.message.seq
+    finally:
+        await store.close()

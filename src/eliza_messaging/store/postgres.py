@@ -31,6 +31,7 @@ import orjson
 from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
 from . import rows
 from .base import StoreError
+from .pg_batch import AppendBatcher
 from .postgres_schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class PostgresStore:
         self._pool_size = pool_size
         self._server_settings = dict(server_settings) if server_settings else None
         self._pool: Any = None  # asyncpg.Pool
+        self._batcher = AppendBatcher(self._append_batch, self._append_one)
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -91,6 +93,7 @@ class PostgresStore:
             raise StoreError(f"Could not connect to PostgreSQL (POSTGRES_URL): {exc}") from exc
 
     async def close(self) -> None:
+        await self._batcher.close()  # appends in flight are committed (or fail) before the pool goes
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -240,22 +243,28 @@ class PostgresStore:
     # messages ---------------------------------------------------------------------------
 
     async def append_message(self, message: Message) -> StoredMessage:
-        message = _as_stored(message)  # what the room is sent must be what the history will show
-        args = (
-            message.id,
-            message.channel_id,
-            message.author_id,
-            message.author_name,
-            message.content,
-            message.raw_message,
-            message.in_reply_to_root_message_id,
-            message.source_type,
-            message.source_id,
-            message.metadata,
-            message.client_message_id,
-            message.created_at,
-            message.updated_at,
-        )
+        """Gathered with the appends that arrive meanwhile into one statement (``pg_batch``)."""
+        if self._pool is None:
+            raise StoreError("The store is not open.")
+        return await self._batcher.append(_as_stored(message))  # what the room is sent is what history shows
+
+    async def _append_batch(self, messages: list[Message]) -> list[StoredMessage]:
+        """One statement for the batch; a client id stored before is not inserted, and found after."""
+        columns = list(zip(*(_append_args(m) for m in messages), strict=True))
+        rows_in = await self._write(lambda c: c.fetch(_APPEND_BATCH, *columns))
+        seqs = {row["id"]: row["channel_seq"] for row in rows_in}
+        outcomes: list[StoredMessage] = []
+        for message in messages:
+            seq = seqs.get(message.id)
+            if seq is not None:
+                outcomes.append(StoredMessage(replace(message, seq=seq), created=True))
+            else:  # its client id was stored before: the original
+                outcomes.append(await self._append_one(message))
+        return outcomes
+
+    async def _append_one(self, message: Message) -> StoredMessage:
+        """One message on its own, one statement: repeats, and the messages of a batch that failed."""
+        args = _append_args(message)
 
         async def op(c: _Connection) -> StoredMessage:
             for _ in range(RACE_RETRIES):
@@ -266,11 +275,7 @@ class PostgresStore:
                     # offset, was rolled back whole. The original is committed (its statement held
                     # the channel's offset row until then), so this next statement sees it.
                     row = await c.fetchrow(
-                        f"SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL AS published FROM central_messages"
-                        " WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3",
-                        message.channel_id,
-                        message.author_id,
-                        message.client_message_id,
+                        _FIND_BY_CLIENT_ID, message.channel_id, message.author_id, message.client_message_id
                     )
                     if row is not None:
                         return StoredMessage(_message(row), created=False, published=row["published"])
@@ -614,6 +619,25 @@ def _json_has_nul(value: Any) -> bool:
     return b"\\u0000" in orjson.dumps(value)
 
 
+def _append_args(message: Message) -> tuple[Any, ...]:
+    """The columns of _APPEND and _APPEND_BATCH, in order."""
+    return (
+        message.id,
+        message.channel_id,
+        message.author_id,
+        message.author_name,
+        message.content,
+        message.raw_message,
+        message.in_reply_to_root_message_id,
+        message.source_type,
+        message.source_id,
+        message.metadata,
+        message.client_message_id,
+        message.created_at,
+        message.updated_at,
+    )
+
+
 def _as_stored(message: Message) -> Message:
     """``message`` as PostgreSQL keeps it: the same object unless some text of it holds U+0000."""
     texts = (
@@ -685,6 +709,47 @@ _PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS
 # so concurrent appends to the channel, from any node, queue there and get 1, 2, 3, ... in commit
 # order) and insert with it. A repeat of a client id fails the whole statement with a unique
 # violation, its bump included, so no offset is ever skipped.
+_FIND_BY_CLIENT_ID = f"""
+SELECT {_MESSAGE_COLUMNS}, published_at IS NOT NULL AS published FROM central_messages
+WHERE channel_id = $1 AND author_id = $2 AND client_message_id = $3
+"""
+
+# A batch in one statement: the messages whose client id is not stored yet are inserted, each channel's
+# offset row is bumped once by its count (in channel order: concurrent batches never deadlock), and they
+# are numbered in arrival order from there. The caller passes no two messages with one client id.
+_APPEND_BATCH = f"""
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[],
+        $8::text[], $9::text[], $10::jsonb[], $11::text[], $12::bigint[], $13::bigint[]
+    ) WITH ORDINALITY AS t(
+        id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,
+        source_type, source_id, metadata, client_message_id, created_at, updated_at, ord
+    )
+), fresh AS (
+    SELECT i.* FROM input AS i
+    WHERE i.client_message_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM central_messages AS m
+        WHERE m.channel_id = i.channel_id COLLATE "C" AND m.author_id = i.author_id COLLATE "C"
+          AND m.client_message_id = i.client_message_id COLLATE "C"
+    )
+), counts AS (
+    SELECT channel_id, count(*)::bigint AS n FROM fresh GROUP BY channel_id
+), bump AS (
+    INSERT INTO channel_offsets (channel_id, last_seq)
+    SELECT channel_id, n FROM counts ORDER BY channel_id COLLATE "C"
+    ON CONFLICT (channel_id) DO UPDATE SET last_seq = channel_offsets.last_seq + EXCLUDED.last_seq
+    RETURNING channel_id, last_seq
+)
+INSERT INTO central_messages ({_MESSAGE_COLUMNS})
+SELECT f.id, f.channel_id, f.author_id, f.author_name, f.content, f.raw_message, f.in_reply_to_root_message_id,
+       f.source_type, f.source_id, f.metadata, f.client_message_id, f.created_at, f.updated_at,
+       b.last_seq - c.n + row_number() OVER (PARTITION BY f.channel_id ORDER BY f.ord)
+FROM fresh AS f JOIN counts AS c USING (channel_id) JOIN bump AS b USING (channel_id)
+ORDER BY f.channel_id COLLATE "C", f.ord
+RETURNING id, channel_seq
+"""
+
 _APPEND = f"""
 WITH bump AS (
     INSERT INTO channel_offsets (channel_id, last_seq) VALUES ($2, 1)
