@@ -82,6 +82,7 @@ def build_socketio_server(settings: Settings) -> socketio.AsyncServer:
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_frame_bytes,
         json=json_codec,
+        serializer=json_codec.JsonPacket,
         http_compression=False,
         compression_threshold=10**9,
         logger=False,
