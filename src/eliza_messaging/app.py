@@ -18,7 +18,7 @@ import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from . import __version__
+from . import __version__, collector
 from .agents.character import Character, default_character, load_character
 from .agents.registry import AgentRegistry
 from .agents.runtime import AgentOptions
@@ -216,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
+        collector.settle()  # start-up's objects out of the collector's sight (collector.py)
         try:
             yield
         finally:
