@@ -94,3 +94,42 @@ def test_event_text_matches_python_socketio_encoding() -> None:
 def test_binary_data_is_refused_not_sent_as_attachments() -> None:
     with pytest.raises(TypeError):
         event_text("/", "ev", [b"\x00raw"])
+
+
+class WatchingServer(socketio.AsyncServer):  # type: ignore[misc]
+    """A server that looks at every packet a socket is sent (as holding a replay's broadcasts does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[str, str]] = []
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        self.seen.append((eio_sid, eio_pkt.data))
+        await super()._send_eio_packet(eio_sid, eio_pkt)
+
+
+async def _watching_server(manager: Any, count: int) -> tuple[Any, list[FakeEngineSocket]]:
+    server = WatchingServer(async_mode="asgi", client_manager=manager)
+    sockets = []
+    for i in range(count):
+        sid = await manager.pre_connect(f"eio{i}", "/")
+        await manager.connect(sid, "/")
+        await manager.enter_room(sid, "/", "room")
+        sockets.append(FakeEngineSocket())
+        server.eio.sockets[f"eio{i}"] = sockets[-1]
+    return server, sockets
+
+
+async def test_a_server_that_watches_packets_sees_every_one() -> None:
+    server, sockets = await _watching_server(BroadcastManager(), 2)
+    await server.emit("ev", {"a": 1}, room="room")
+    assert sorted(server.seen) == [("eio0", '2["ev",{"a":1}]'), ("eio1", '2["ev",{"a":1}]')]
+    assert all(s.sent_by_send for s in sockets), "the watched packets still reach the sockets"
+
+
+async def test_a_server_that_names_the_sockets_it_watches_sees_only_theirs() -> None:
+    server, sockets = await _watching_server(BroadcastManager(), 2)
+    server.sees_packets_of = lambda eio_sid: eio_sid == "eio1"
+    await server.emit("ev", {"a": 1}, room="room")
+    assert server.seen == [("eio1", '2["ev",{"a":1}]')]
+    assert [p.data for p in _drain(sockets[0].queue)] == ['2["ev",{"a":1}]']

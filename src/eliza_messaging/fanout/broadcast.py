@@ -14,11 +14,19 @@ one packet serves both.
 A socket whose ping deadline may have passed takes python-engineio's own ``send``, which checks
 it and closes the session; emits with an ack callback keep python-socketio's path (a packet
 per recipient, each with its own ack id).
+
+A server that overrides ``_send_eio_packet`` to look at what each socket is sent (python-socketio's
+manager calls it for every recipient; holding a channel's broadcasts during a replay does) still
+gets every packet through it, awaited in turn without a task. If it also defines
+``sees_packets_of(eio_sid) -> bool``, only the sockets it names take that path; the others are
+queued directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -37,6 +45,18 @@ def _arguments(data: Any) -> list[Any]:
     if isinstance(data, tuple):
         return list(data)
     return [] if data is None else [data]
+
+
+def _always(_: str) -> bool:
+    return True
+
+
+def _watcher(server: Any) -> Callable[[str], bool] | None:
+    """Which sockets' packets must go through the server's own ``_send_eio_packet`` (None: no socket's)."""
+    if type(server)._send_eio_packet is socketio.AsyncServer._send_eio_packet:
+        return None
+    sees: Callable[[str], bool] | None = getattr(server, "sees_packets_of", None)
+    return sees if sees is not None else _always
 
 
 class BroadcastManager(socketio.AsyncManager):  # type: ignore[misc]
@@ -61,27 +81,31 @@ class BroadcastManager(socketio.AsyncManager):  # type: ignore[misc]
             return
         skip = skip_sid if isinstance(skip_sid, list) else (skip_sid,)
         pkt = eio_packet.Packet(eio_packet.MESSAGE, event_text(namespace, event, _arguments(data)))
-        eio = self.server.eio
+        server = self.server
+        watched = _watcher(server)
+        eio = server.eio
         sockets = eio.sockets
         now = time.time()
         ping_timeout = eio.ping_timeout
-        late: list[Any] = []
+        # Nothing below suspends unless a socket is watched or late, and those are awaited in the
+        # loop's order: each socket gets this emit's packet in the order emits were made.
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
+                continue
+            if watched is not None and watched(eio_sid):
+                await server._send_eio_packet(eio_sid, pkt)
                 continue
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue  # python-engineio drops these too (after a warning or an exception it swallows)
             last_ping = socket.last_ping
             if last_ping and now - last_ping > ping_timeout:
-                late.append(socket)  # maybe gone: python-engineio's send checks it (and closes it)
+                # maybe gone: python-engineio's send checks it (and closes it); python-socketio's
+                # emit ignores what that raises for a closed socket too
+                with contextlib.suppress(Exception):
+                    await socket.send(pkt)
                 continue
             socket.queue.put_nowait(pkt)
-        for socket in late:
-            try:
-                await socket.send(pkt)
-            except Exception:  # a closed socket: python-socketio's emit ignores it too
-                continue
 
 
 class BroadcastRedisManager(socketio.AsyncRedisManager, BroadcastManager):  # type: ignore[misc]
