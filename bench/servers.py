@@ -1,7 +1,8 @@
 """The two servers a benchmark compares, behind one small interface, and what /proc says about them.
 
 ``Ours`` is eliza-messaging as a user starts it (tests/support/server.py), durable on SQLite in a fresh
-data directory, with the per-socket rate limit off (``ELIZA_SOCKET_RATE=0``) and no agent word delay.
+data directory, with the per-socket rate limit and the per-address connection cap off
+(``ELIZA_SOCKET_RATE=0``, ``ELIZA_MAX_CONNECTIONS_PER_IP=0``) and no agent word delay.
 ``BareNode`` is bench/node_server.js: socket.io with no storage, the upper bound.
 """
 
@@ -22,7 +23,8 @@ from tests.support.server import ServerProcess, free_port
 
 BENCH = Path(__file__).resolve().parent
 
-OUR_ENV = {"ELIZA_SOCKET_RATE": "0", "ELIZA_WORD_DELAY": "0"}
+# the generators open up to 2,000 sockets from 127.0.0.1: the per-address cap (256 by default) is off too
+OUR_ENV = {"ELIZA_SOCKET_RATE": "0", "ELIZA_WORD_DELAY": "0", "ELIZA_MAX_CONNECTIONS_PER_IP": "0"}
 
 
 class Server(Protocol):

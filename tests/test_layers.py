@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"protocol", "types", "__version__"},
     "commands": {"client", "protocol", "types", "__version__"},
 }
-ROOT = {"app", "cli", "config", "logs", "__init__", "__main__"}
+ROOT = {"app", "cli", "collector", "config", "logs", "__init__", "__main__"}
 
 
 def _layer(path: Path) -> str:

@@ -19,7 +19,7 @@ import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from . import __version__
+from . import __version__, collector
 from .agents.character import Character, default_character, load_character
 from .agents.registry import AgentRegistry
 from .agents.runtime import AgentOptions
@@ -85,6 +85,7 @@ def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_frame_bytes,
         json=json_codec,
+        serializer=json_codec.JsonPacket,
         http_compression=False,
         compression_threshold=10**9,
         logger=False,
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         metrics_server = start_metrics_port(settings)
+        collector.settle()  # start-up's objects out of the collector's sight (collector.py)
         try:
             yield
         finally:

@@ -20,6 +20,15 @@ def _root() -> None:
     """eliza-messaging: Socket.IO messaging for ElizaOS agents."""
 
 
+def event_loop() -> str:
+    """uvloop when it is installed (uvicorn[standard] brings it everywhere but Windows), else asyncio's."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (SERVER_HOST, default 0.0.0.0)")] = None,
@@ -61,6 +70,11 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=settings.log_level.lower() == "debug",
+        # chosen, not left to "auto" (whose choice depends on the uvicorn version): uvloop where it
+        # exists (not on Windows), httptools, and the sans-I/O websockets protocol, without deflate
+        loop=event_loop(),
+        http="httptools",
+        ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_frame_bytes,  # a bigger frame is refused while read, not after
         lifespan="on",

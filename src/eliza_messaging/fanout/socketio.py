@@ -17,6 +17,8 @@ from typing import Any, Final
 import orjson
 import socketio
 
+from .broadcast import BroadcastManager, BroadcastRedisManager
+
 log = logging.getLogger("eliza_messaging.events")
 
 SUBSCRIBE_TIMEOUT_S: Final = 5.0
@@ -25,10 +27,10 @@ SUBSCRIBE_TIMEOUT_S: Final = 5.0
 def create_client_manager(redis_url: str | None = None, *, prefix: str = "eliza") -> Any:
     """The one place that decides the reach: this node only, or every node through Redis pub/sub."""
     if not redis_url:
-        return socketio.AsyncManager()
+        return BroadcastManager()
     from .redis_relay import pubsub_channel  # redis is only loaded when it is used
 
-    return socketio.AsyncRedisManager(redis_url, channel=pubsub_channel(redis_url, prefix, "socketio"))
+    return BroadcastRedisManager(redis_url, channel=pubsub_channel(redis_url, prefix, "socketio"))
 
 
 async def start_client_manager(server: socketio.AsyncServer) -> None:

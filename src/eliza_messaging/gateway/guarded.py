@@ -36,6 +36,7 @@ from ..protocol.types import Event
 from .eio3 import LegacyCompatibleAsyncServer
 from .eio3.server import LegacyEngineIOServer
 from .eio3.session import EIO3Socket
+from .engine_socket import adopt
 from .flow import FloodGuard, PacketHeader, Refusal, SocketLanes, packet_header
 from .ip_limit import ConnectionsPerAddress, client_address
 from .outbuffer import MeteredQueue, TimedWebSocket, WriteWatch
@@ -175,6 +176,7 @@ class GuardedEngineIOServer(LegacyEngineIOServer):
             if handshake is not None and handshake.sid is None:
                 handshake.sid = sid
                 self._address_of[sid] = handshake.address
+            adopt(self.sockets.get(sid))  # its cheaper wait for outgoing packets (engine_socket.py)
             ret = await super()._trigger_event(event, *args, **kwargs)
             if ret is not None and ret is not True:
                 self._release(sid)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import sys
 import weakref
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -47,7 +46,6 @@ class MeteredQueue(asyncio.Queue[Any]):
         self.limit_bytes = limit_bytes
         self.held_bytes = 0
         self.overflowed = False
-        self._sizes: deque[int] = deque()
         self._on_overflow = on_overflow
 
     def put_nowait(self, item: Any) -> None:
@@ -58,7 +56,6 @@ class MeteredQueue(asyncio.Queue[Any]):
             held = self.held_bytes + size
             self.overflowed = True
             self._queue.clear()  # type: ignore[attr-defined]  # asyncio.Queue's own storage
-            self._sizes.clear()
             self.held_bytes = 0
             super().put_nowait(None)
             self._on_overflow(self, held)
@@ -66,15 +63,15 @@ class MeteredQueue(asyncio.Queue[Any]):
         super().put_nowait(item)
 
     def _put(self, item: Any) -> None:
-        size = wire_size(item)
-        self._sizes.append(size)
-        self.held_bytes += size
+        self.held_bytes += wire_size(item)
         super()._put(item)
 
     def _get(self) -> Any:
-        if self._sizes:
-            self.held_bytes -= self._sizes.popleft()
-        return super()._get()
+        # a packet's size is read again rather than kept in a second deque (~600 bytes per socket):
+        # its data does not change while it waits
+        item = super()._get()
+        self.held_bytes -= wire_size(item)
+        return item
 
     async def join(self) -> None:
         """Nothing dropped on overflow will ever be marked done: do not wait for it."""

@@ -19,9 +19,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from engineio import async_socket, exceptions
+from engineio import exceptions
 from engineio import packet as eio_packet
 
+from ..engine_socket import QueuedSocket
 from . import codec as eio3
 
 
@@ -65,7 +66,7 @@ class _EIO3WebSocket:
         await self._ws.close()
 
 
-class EIO3Socket(async_socket.AsyncSocket):  # type: ignore[misc]
+class EIO3Socket(QueuedSocket):
     """One protocol 3 client session; ``b64`` clients (no XHR2) get text payloads only."""
 
     protocol = 3
