@@ -37,6 +37,31 @@ def broadcasts(client: NodeClient, room: str, senders: set[str]) -> list[dict[st
     return [m for m in client.events("messageBroadcast") if m["channelId"] == room and m["senderId"] in senders]
 
 
+class Talker:
+    """Bob talks in bursts of ten until stopped, so his messages are in flight before, during and after a
+    join, however fast or slow the machine: some race the replay, some surely arrive after it."""
+
+    def __init__(self, client: NodeClient, room: str, sender: str) -> None:
+        self.client, self.room, self.sender = client, room, sender
+        self.sent = 0
+        self.started = asyncio.Event()
+        self._last: int | None = None
+        self._task = asyncio.create_task(self._talk())
+
+    async def _talk(self) -> None:
+        while self._last is None or self.sent < self._last:
+            texts = [f"racing {self.sent + i}" for i in range(10)]
+            await self.client.burst("message", [send(self.room, self.sender, t) for t in texts])
+            self.sent += 10
+            self.started.set()
+
+    async def stop(self) -> int:
+        """Two more bursts after now, then stop; how many were sent in all."""
+        self._last = self.sent + 20
+        await self._task
+        return self.sent
+
+
 async def test_a_client_that_rejoins_with_last_seq_gets_what_it_missed_in_order_then_live(
     server: ServerProcess, clients: Any
 ) -> None:
@@ -141,17 +166,17 @@ async def test_live_messages_racing_the_replay_arrive_once_and_after_it(
     room, ann, bob = new_id(), new_id(), new_id()
     bob_socket, _ = await joined(clients, node.url, room, bob)
     await bob_socket.burst("message", [send(room, bob, f"old {i}") for i in range(400)])
-    racing = asyncio.create_task(bob_socket.burst("message", [send(room, bob, f"racing {i}") for i in range(150)]))
-    await asyncio.sleep(0.05)  # the burst is being stored and broadcast while Ann's replay is read
+    talker = Talker(bob_socket, room, bob)
+    await talker.started.wait()  # Bob's messages are being stored and broadcast while Ann's replay is read
     back, ack = await joined(clients, node.url, room, ann, lastSeq=0)
-    await racing
+    sent = await talker.stop()
     assert ack["truncated"] is False and ack["replayed"] == ack["missed"] >= 400
-    await back.event("messageBroadcast", where=lambda m: m["text"] == "racing 149")
+    await back.event("messageBroadcast", where=lambda m: m["text"] == f"racing {sent - 1}")
     await say(bob_socket, room, bob, "after")
     await back.event("messageBroadcast", where=lambda m: m["text"] == "after")
     got = broadcasts(back, room, {bob})
     seqs = [m["seq"] for m in got]
-    assert seqs == list(range(1, 552)), "each message once, in seq order"
+    assert seqs == list(range(1, 400 + sent + 2)), "each message once, in seq order"
     flags = [m.get("replayed", False) for m in got]
     assert flags == sorted(flags, reverse=True), "every replayed message before any live one"
     assert flags.count(True) == ack["replayed"] and ack["lastSeq"] == ack["replayed"]
@@ -170,13 +195,13 @@ async def test_a_rejoin_on_another_node_replays_and_holds_that_nodes_live_messag
         await ann_socket.event("messageBroadcast", where=lambda m: m["text"] == "one")
         await ann_socket.close()
         await bob_socket.burst("message", [send(room, bob, f"missed {i}") for i in range(300)])
-        racing = asyncio.create_task(bob_socket.burst("message", [send(room, bob, f"racing {i}") for i in range(200)]))
-        await asyncio.sleep(0.05)
+        talker = Talker(bob_socket, room, bob)
+        await talker.started.wait()
         back, ack = await joined(clients, b.url, room, ann, lastSeq=1)
-        await racing
-        await back.event("messageBroadcast", where=lambda m: m["text"] == "racing 199", timeout=20)
+        sent = await talker.stop()
+        await back.event("messageBroadcast", where=lambda m: m["text"] == f"racing {sent - 1}", timeout=20)
         got = broadcasts(back, room, {bob})
-        assert [m["seq"] for m in got] == list(range(2, 502)), "each message once, in seq order"
+        assert [m["seq"] for m in got] == list(range(2, 302 + sent)), "each message once, in seq order"
         flags = [m.get("replayed", False) for m in got]
         assert flags == sorted(flags, reverse=True), "every replayed message before any live one"
         assert flags.count(True) == ack["replayed"] >= 300
