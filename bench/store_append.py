@@ -43,8 +43,14 @@ async def run(store: Store, writers: int, messages: int, channels: int) -> float
         for i in range(each):
             await store.append_message(
                 Message(
-                    id=str(uuid.uuid4()), channel_id=ids[(n + i) % channels], author_id=author, author_name="w",
-                    content=f"{n}:{i}", source_type="bench", created_at=now, updated_at=now,
+                    id=str(uuid.uuid4()),
+                    channel_id=ids[(n + i) % channels],
+                    author_id=author,
+                    author_name="w",
+                    content=f"{n}:{i}",
+                    source_type="bench",
+                    created_at=now,
+                    updated_at=now,
                     client_message_id=f"{n}-{i}",
                 )
             )
