@@ -109,3 +109,52 @@ async def test_a_dead_nodes_reply_in_flight_is_withdrawn_by_another(
             finally:
                 a.stop()
                 b.stop()
+
+
+async def test_the_withdrawn_trigger_is_answered_once_by_a_live_node_that_has_the_agent(
+    server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
+) -> None:
+    """The queue hands the dead node's unfinished message to another node after its idle time (30 s)."""
+    with FakeOpenAI(mode="hang", reply="I am here now.") as fake:
+        stuck = {
+            "name": "Stuck",
+            "settings": {
+                "model_provider": "openai",
+                "OPENAI_BASE_URL": fake.base_url,
+                "max_retries": "0",
+                "timeout": "120",
+                "stall_timeout": "120",
+            },
+        }
+        async with shared_env() as env:
+            env = {**env, "ELIZA_CHARACTERS": character_files(tmp_path, stuck), "ELIZA_AGENT_TIMEOUT": "120"}
+            a = server_factory(env)  # alone at first, so A takes the message
+            try:
+                agent = agents(a.url)["Stuck"]
+                room, me = new_id(), new_id()
+                first = await clients(a.url)
+                await first.connected()
+                await first.call("message", join(room, me, metadata={"isDm": True, "targetUserId": agent}))
+                ack = await first.call("message", send(room, me, "are you there?", metadata={"isDm": True}))
+                trigger = ack["messageId"]
+                await first.event("controlMessage", where=lambda c: c["action"] == "disable_input", timeout=20)
+                b = server_factory(env)
+                second = await clients(b.url)  # the same user on another device, on B
+                await second.connected()
+                await second.call("message", join(room, me))
+
+                kill_9(a)
+                error = await second.event("messageStreamError", timeout=CLEANED_UP_S)
+                assert error["inReplyTo"] == trigger
+                fake.mode = "stream"
+                reply = await second.event("messageBroadcast", where=lambda m: m["senderId"] == agent, timeout=60)
+                assert reply["inReplyTo"] == trigger and reply["text"] == "I am here now."
+                for _ in ("withdrawn", "answered"):
+                    await second.event("messageComplete", where=lambda c: c["inReplyTo"] == trigger, timeout=10)
+                await second.quiet(3.0)
+                from_agent = [m for m in second.events("messageBroadcast") if m["senderId"] == agent]
+                assert [m["inReplyTo"] for m in from_agent] == [trigger]  # answered once
+                assert len([c for c in second.events("messageComplete") if c["inReplyTo"] == trigger]) == 2
+                assert len(fake.chat_requests) == 2  # A's, which hung, and B's
+            finally:
+                a.stop()
