@@ -17,7 +17,9 @@ import pytest
 from redis.asyncio import Redis
 
 from eliza_messaging.fanout.node_records import RedisNodeRecords
+from eliza_messaging.messaging.identity import Caller
 from eliza_messaging.messaging.nodes import STOPPED, Nodes
+from eliza_messaging.messaging.presence import Presence
 from eliza_messaging.messaging.replies import ReplyWatchers
 from tests.support.recording import RecordingFanout
 from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
@@ -31,9 +33,9 @@ async def redis_env() -> AsyncIterator[tuple[str, Redis, Callable[[], Any]]]:
         raw = Redis.from_url(REDIS_TEST_URL)
         started: list[RedisNodeRecords] = []
 
-        async def node() -> RedisNodeRecords:
+        async def node(forgotten: Callable[[], None] = lambda: None) -> RedisNodeRecords:
             records = RedisNodeRecords(REDIS_TEST_URL, prefix, ttl_s=1.0, refresh_s=0.2)
-            await records.start()
+            await records.start(forgotten)
             started.append(records)
             return records
 
@@ -115,7 +117,7 @@ async def test_the_reaper_ends_a_dead_nodes_replies_and_its_sockets_leave(redis_
     fanout = RecordingFanout()
     watchers = ReplyWatchers()
     watch = watchers.watch(TRIGGER)
-    nodes = Nodes(records, fanout, watchers.notify, reap_s=0.05)
+    nodes = Nodes(records, fanout, watchers.notify, list, reap_s=0.05)
     await nodes.start()
     try:
 
@@ -142,3 +144,28 @@ async def test_the_reaper_ends_a_dead_nodes_replies_and_its_sockets_leave(redis_
     steps = [watch.steps.get_nowait() for _ in range(watch.steps.qsize())]
     assert [s.kind for s in steps] == ["error", "done"] and steps[0].text == STOPPED
     assert await raw.exists(f"{prefix}:node:{dead}:presence", f"{prefix}:node:{dead}:replies") == 0
+
+
+async def test_a_live_node_taken_for_dead_records_its_state_again(redis_env: Any) -> None:
+    """A node that stalled longer than its live key's TTL was reaped while alive: on its next beat it
+    finds itself forgotten and records its sockets again, so its real death later is still cleaned up."""
+    prefix, _, node = redis_env
+    records = RedisNodeRecords(REDIS_TEST_URL, prefix, ttl_s=1.0, refresh_s=0.2)
+    presence = Presence()
+    presence.connect("sid-1", Caller("ann"))
+    nodes = Nodes(records, RecordingFanout(), ReplyWatchers().notify, presence.sockets)
+    presence.on_change = nodes.socket_changed
+    await nodes.start()
+    try:
+        presence.join("sid-1", ROOM, "ann")
+        other = await node()
+
+        async def recorded() -> bool:
+            return await other.read(records.node_id, "presence") == {"sid-1": {"rooms": {ROOM: "ann"}}}
+
+        await until(recorded)
+        await other.forget(records.node_id)  # what a reaper does last
+        assert await other.read(records.node_id, "presence") == {}
+        await until(recorded)
+    finally:
+        await nodes.close()

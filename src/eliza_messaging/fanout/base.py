@@ -55,8 +55,10 @@ class NodeRecords(Protocol):
 
     node_id: str
 
-    async def start(self) -> None:
-        """Connect, mark this node live and keep it so; raises when unreachable."""
+    async def start(self, forgotten: Callable[[], None]) -> None:
+        """Connect, mark this node live and keep it so; raises when unreachable. ``forgotten`` is called
+        when this node finds its records were removed while it lived (it was taken for dead), to record
+        everything again."""
         ...
 
     def record(self, kind: str, key: str, value: JsonObject | None) -> None:

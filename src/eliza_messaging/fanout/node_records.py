@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Final
 
 import orjson
@@ -44,17 +45,16 @@ class RedisNodeRecords:
     def _key(self, node_id: str, kind: str | None = None) -> str:
         return f"{self._prefix}:node:{node_id}" + (f":{kind}" if kind else "")
 
-    async def start(self) -> None:
+    async def start(self, forgotten: Callable[[], None]) -> None:
         self._redis = Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
         try:
             await self._beat()
-            await self._redis.sadd(f"{self._prefix}:nodes", self.node_id)
         except (RedisError, OSError) as exc:
             await self._redis.aclose()
             self._redis = None
             raise ConnectionError(f"Could not connect to Redis (REDIS_URL): {exc}") from exc
         self._tasks = [
-            asyncio.create_task(self._heartbeat(), name="node records heartbeat"),
+            asyncio.create_task(self._heartbeat(forgotten), name="node records heartbeat"),
             asyncio.create_task(self._write(), name="node records write"),
         ]
 
@@ -100,16 +100,19 @@ class RedisNodeRecords:
             await self._redis.aclose()
             self._redis = None
 
-    async def _beat(self) -> None:
+    async def _beat(self) -> bool:
+        """Mark this node live; True when it was not listed (its records were removed: a reaper's last step)."""
         assert self._redis is not None
         await self._redis.set(self._key(self.node_id), b"1", px=self._ttl_ms)
+        return bool(await self._redis.sadd(f"{self._prefix}:nodes", self.node_id))
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, forgotten: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(self._refresh_s)
             try:
-                await self._beat()
-                await self._redis.sadd(f"{self._prefix}:nodes", self.node_id)  # type: ignore[union-attr]
+                if await self._beat():  # stalled longer than the TTL (or Redis was away) and reaped
+                    log.warning("this node was taken for dead by another; recording its state again")
+                    forgotten()
             except (RedisError, OSError) as exc:
                 log.warning("node heartbeat could not reach Redis", extra={"error": str(exc)})
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 
 from ..fanout.base import Fanout, NodeRecords
@@ -38,16 +38,25 @@ class Nodes:
     """This node's records for the others, and the reaper that acts on a dead node's."""
 
     def __init__(
-        self, records: NodeRecords, fanout: Fanout, notify: Callable[[ReplyEvent], None], *, reap_s: float = REAP_S
+        self,
+        records: NodeRecords,
+        fanout: Fanout,
+        notify: Callable[[ReplyEvent], None],
+        sockets: Callable[[], Iterable[tuple[str, SocketState]]],
+        *,
+        reap_s: float = REAP_S,
     ) -> None:
+        """``notify`` releases reply waiters (on every node); ``sockets`` lists this node's sockets."""
         self._records = records
+        self._sockets = sockets
+        self._replies: dict[str, JsonObject] = {}  # this node's replies in progress, as recorded
         self._fanout = fanout
         self._notify = notify
         self._reap_s = reap_s
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._records.start()
+        await self._records.start(self._record_all)
         self._task = asyncio.create_task(self._reaper(), name="dead node reaper")
 
     async def close(self) -> None:
@@ -69,20 +78,26 @@ class Nodes:
 
     def reply_open(self, reply: Reply, *, streamed: bool = False) -> None:
         """A reply started (or showed its first piece: ``streamed``)."""
-        self._records.record(
-            "replies",
-            reply.id,
-            {
-                "agent": reply.agent_id,
-                "channel": reply.channel.id,
-                "server": reply.channel.message_server_id,
-                "trigger": reply.trigger.id,
-                "streamed": streamed,
-            },
-        )
+        value: JsonObject = {
+            "agent": reply.agent_id,
+            "channel": reply.channel.id,
+            "server": reply.channel.message_server_id,
+            "trigger": reply.trigger.id,
+            "streamed": streamed,
+        }
+        self._replies[reply.id] = value
+        self._records.record("replies", reply.id, value)
 
     def reply_closed(self, reply: Reply) -> None:
-        self._records.record("replies", reply.id, None)
+        if self._replies.pop(reply.id, None) is not None:
+            self._records.record("replies", reply.id, None)
+
+    def _record_all(self) -> None:
+        """Taken for dead while alive (a stall longer than the live key's TTL): record everything again."""
+        for sid, state in self._sockets():
+            self.socket_changed(sid, state)
+        for reply_id, value in self._replies.items():
+            self._records.record("replies", reply_id, value)
 
     # what a dead node held ----------------------------------------------------------------
 

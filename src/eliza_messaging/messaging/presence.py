@@ -81,5 +81,9 @@ class Presence:
             self.on_change(sid, None)
         return state
 
+    def sockets(self) -> list[tuple[str, SocketState]]:
+        """This node's sockets with their state (a copy: safe to iterate while sockets come and go)."""
+        return list(self._sockets.items())
+
     def __len__(self) -> int:
         return len(self._sockets)

@@ -85,7 +85,11 @@ class MessagingService:
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
-        self.nodes = Nodes(node_records, fanout, self.replies.notify) if node_records is not None else None
+        self.nodes = (
+            Nodes(node_records, fanout, self.replies.notify, self.presence.sockets)
+            if node_records is not None
+            else None
+        )
         if self.nodes is not None:
             self.presence.on_change = self.nodes.socket_changed
 
