@@ -24,7 +24,7 @@ from .agents.character import Character, default_character, load_character
 from .agents.registry import AgentRegistry
 from .agents.runtime import AgentOptions
 from .config import Settings
-from .fanout.base import NodeRelay
+from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
@@ -115,6 +115,7 @@ def build_components(settings: Settings) -> Components:
         isolation=settings.data_isolation,
         live_hold=sio,
         replay_max=settings.replay_max,
+        node_records=build_node_records(settings),
     )
     logs = LogStream(messaging.fanout)
     authenticator = build_authenticator(settings)
@@ -188,6 +189,15 @@ def build_relay(settings: Settings, name: str = "replies") -> NodeRelay | None:
     from .fanout.redis_relay import RedisRelay, pubsub_channel
 
     return RedisRelay(settings.redis_url, pubsub_channel(settings.redis_url, settings.redis_prefix, name))
+
+
+def build_node_records(settings: Settings) -> NodeRecords | None:
+    """With ``REDIS_URL``, what this node holds is kept in Redis for another to clean up if it dies."""
+    if not settings.redis_url:
+        return None
+    from .fanout.node_records import RedisNodeRecords
+
+    return RedisNodeRecords(settings.redis_url, settings.redis_prefix)
 
 
 def build_graceful_stop(parts: Components) -> GracefulStop:

@@ -43,3 +43,36 @@ class NodeRelay(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class NodeRecords(Protocol):
+    """What each node holds that others must clean up if it dies: a live key refreshed with a TTL,
+    and two records (``presence``: socket id -> rooms; ``replies``: reply id -> the reply) kept as they change.
+
+    Writes never make the caller wait (they sit on the join and reply paths); a node whose live key
+    has expired is claimed by exactly one other node, which reads its records and then forgets them.
+    """
+
+    node_id: str
+
+    async def start(self, forgotten: Callable[[], None]) -> None:
+        """Connect, mark this node live and keep it so; raises when unreachable. ``forgotten`` is called
+        when this node finds its records were removed while it lived (it was taken for dead), to record
+        everything again."""
+        ...
+
+    def record(self, kind: str, key: str, value: JsonObject | None) -> None:
+        """Queue ``kind``'s ``key`` set to ``value`` (None: removed) without waiting."""
+        ...
+
+    async def claim_dead(self) -> list[str]:
+        """Nodes that left records but are no longer live, each claimed by this node alone."""
+        ...
+
+    async def read(self, node_id: str, kind: str) -> dict[str, JsonObject]: ...
+
+    async def forget(self, node_id: str) -> None:
+        """Remove a node's records (a dead one once cleaned up, or this one on a clean stop)."""
+        ...
+
+    async def close(self) -> None: ...

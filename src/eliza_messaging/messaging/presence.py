@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .identity import Caller
@@ -24,6 +25,8 @@ class Presence:
 
     def __init__(self) -> None:
         self._sockets: dict[str, SocketState] = {}
+        # told of each change of a socket's rooms (None: it disconnected), for other nodes (nodes.py)
+        self.on_change: Callable[[str, SocketState | None], None] | None = None
 
     def connect(self, sid: str, caller: Caller) -> SocketState:
         state = SocketState(caller)
@@ -59,6 +62,8 @@ class Presence:
             return False
         fresh = channel_id not in state.rooms
         state.rooms[channel_id] = entity_id or state.rooms.get(channel_id) or state.entity_id
+        if fresh and self.on_change is not None:
+            self.on_change(sid, state)
         return fresh
 
     def in_room(self, channel_id: str) -> list[tuple[str, Caller]]:
@@ -67,11 +72,18 @@ class Presence:
 
     def leave(self, sid: str, channel_id: str) -> None:
         state = self._sockets.get(sid)
-        if state is not None:
-            state.rooms.pop(channel_id, None)
+        if state is not None and state.rooms.pop(channel_id, None) is not None and self.on_change is not None:
+            self.on_change(sid, state)
 
     def disconnect(self, sid: str) -> SocketState | None:
-        return self._sockets.pop(sid, None)
+        state = self._sockets.pop(sid, None)
+        if state is not None and state.rooms and self.on_change is not None:
+            self.on_change(sid, None)
+        return state
+
+    def sockets(self) -> list[tuple[str, SocketState]]:
+        """This node's sockets with their state (a copy: safe to iterate while sockets come and go)."""
+        return list(self._sockets.items())
 
     def __len__(self) -> int:
         return len(self._sockets)

@@ -86,6 +86,8 @@ class Reply:
         if self._started:
             return
         self._started = True  # before the first await: from here the end re-enables input
+        if self._service.nodes is not None:  # another node withdraws it if this one dies (nodes.py)
+            self._service.nodes.reply_open(self)
         room = self.channel.id
         await self._emit(Event.CONTROL_MESSAGE, payloads.control_message("disable_input", room, self.agent_id))
         thinking = payloads.thinking(agent_id=self.agent_id, channel_id=room, message_id=self.id)
@@ -100,6 +102,8 @@ class Reply:
         await self.start()
         index = len(self._pieces)
         self._pieces.append(piece)
+        if index == 0 and self._service.nodes is not None:
+            self._service.nodes.reply_open(self, streamed=True)
         await self._emit(
             Event.MESSAGE_STREAM_CHUNK,
             payloads.stream_chunk(
@@ -159,6 +163,8 @@ class Reply:
         if self._ended:
             return
         self._ended = True  # before any await: a second call, or the context's exit, sends nothing
+        if self._started and self._service.nodes is not None:
+            self._service.nodes.reply_closed(self)
         outcome = "replied" if self._stored else "failed" if self._started else "declined"
         metrics.AGENT_REPLIES.labels(outcome).inc()
         metrics.AGENT_REPLY_SECONDS.observe(time.monotonic() - self._opened)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..fanout.base import Fanout, NodeRelay
+from ..fanout.base import Fanout, NodeRecords, NodeRelay
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
 from ..protocol.types import DEFAULT_SERVER_ID, Event
@@ -26,6 +26,7 @@ from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .gate import Gate
 from .identity import Caller, Identity
+from .nodes import Nodes
 from .outbox import Outbox
 from .presence import Presence
 from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
@@ -59,11 +60,13 @@ class MessagingService:
         isolation: bool = False,
         live_hold: LiveHold | None = None,
         replay_max: int = DEFAULT_REPLAY_MAX,
+        node_records: NodeRecords | None = None,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
-        ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``)."""
+        ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
+        for another to clean up if it dies (``nodes.py``; several nodes)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -82,11 +85,20 @@ class MessagingService:
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
+        self.nodes = (
+            Nodes(node_records, fanout, self.replies.notify, self.presence.sockets)
+            if node_records is not None
+            else None
+        )
+        if self.nodes is not None:
+            self.presence.on_change = self.nodes.socket_changed
 
     async def start(self) -> None:
         """Create the default message server (the nil UUID) on first start; hear other nodes' replies."""
         await self.replies.start()
         await self.channels.start()
+        if self.nodes is not None:
+            await self.nodes.start()
         now = now_ms()
         await self.store.ensure_message_server(
             MessageServer(
@@ -106,6 +118,8 @@ class MessagingService:
     async def close(self) -> None:
         await self.outbox.close()
         await self.channels.close()
+        if self.nodes is not None:
+            await self.nodes.close()
         await self.replies.close()
 
     # connections ------------------------------------------------------------------------
