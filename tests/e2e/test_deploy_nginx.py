@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ GROUP_SENDS = 12  # per client, into the shared room
 DM_SENDS = 3  # per client, to Eliza in its own DM room
 KILL_AFTER_ACKS = 20  # the victim dies once this many messages are acknowledged in all
 ACK_TIMEOUT_S = 4.0
-SETTLE_S = 45.0  # how long the test waits for the takeover and the agent to finish everything
+SETTLE_S = 30.0  # how long the test waits for the takeover and the agent to finish everything
 NODE_ENV = {
     "ELIZA_QUEUE_CLAIM_IDLE": "4",  # a dead node's taken messages go to another node after 4 s, not 30
     "ELIZA_OUTBOX_LEASE": "3",  # stored but never published (cut by the kill): published by another node
@@ -51,7 +51,7 @@ def nginx_path() -> str:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[Any]]:
+def started() -> Iterator[list[Any]]:
     """Processes to stop after the test (nodes and nginx), whatever happened."""
     procs: list[Any] = []
     yield procs
@@ -110,7 +110,7 @@ def contiguous_prefix(seqs: set[int]) -> int:
     return n
 
 
-async def until(check: Any, timeout: float, what: str) -> None:
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
@@ -118,7 +118,7 @@ async def until(check: Any, timeout: float, what: str) -> None:
 
 
 async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
-    nginx_path: str, server_factory: Any, tmp_path: Path, started: list[Any]
+    nginx_path: str, server_factory: Callable[..., ServerProcess], tmp_path: Path, started: list[Any]
 ) -> None:
     began = time.monotonic()
     async with postgres_schema() as schema, redis_prefix() as prefix:
