@@ -327,4 +327,5 @@ async def test_a_redelivered_message_already_answered_is_not_answered_again(
     stored = await room.store.list_messages(room.channel.id, limit=50)
     replies = [m.in_reply_to_root_message_id for m in stored if m.author_id == room.agent.id]
     assert sorted(r or "" for r in replies) == sorted([trigger.id, control.id])
-    assert (room.completes(trigger), room.completes(control)) == (1, 1)
+    # the redelivery ends with an outcome again (the dead node may have died before sending its own)
+    assert (room.completes(trigger), room.completes(control)) == (2, 1)

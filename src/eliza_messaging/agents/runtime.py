@@ -190,12 +190,13 @@ class Agent:
     # one message ------------------------------------------------------------------------
 
     async def _handle(self, trigger: Message, channel: Channel) -> None:
-        if await self._answered(trigger):
-            return
         # Leaving the reply always gives the message its outcome (complete; input re-enabled when it
         # was disabled), even when superseded or failing while deciding, so no client or REST waiter
-        # is left waiting for it.
+        # is left waiting for it. A message answered already gets its outcome again (its node may
+        # have died before sending it), never a second answer.
         async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
+            if await self._answered(trigger):
+                return
             request, decided = await self._decide(trigger, channel)
             if decided is Verdict.IGNORE:
                 await reply.decline()
