@@ -28,12 +28,16 @@ def template_placeholders() -> set[str]:
 def test_compose_gives_nginx_every_placeholder_of_the_template() -> None:
     services = compose()["services"]
     nginx = services["nginx"]
-    assert set(nginx["environment"]) == template_placeholders() == {
-        "NGINX_LISTEN",
-        "ELIZA_NODE_1",
-        "ELIZA_NODE_2",
-        "ELIZA_NODE_3",
-    }
+    assert (
+        set(nginx["environment"])
+        == template_placeholders()
+        == {
+            "NGINX_LISTEN",
+            "ELIZA_NODE_1",
+            "ELIZA_NODE_2",
+            "ELIZA_NODE_3",
+        }
+    )
     mounted = [v.split(":") for v in nginx["volumes"]]
     assert ["./nginx.conf.template", "/etc/nginx/templates/default.conf.template", "ro"] in mounted
     assert nginx["ports"] == [f"8080:{nginx['environment']['NGINX_LISTEN']}"]

@@ -310,4 +310,9 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
             started.clear()
         acks = sum(len(m.acks) for m in members)
         took = time.monotonic() - began
-        print(f"deploy test: {took:.1f}s, {acks} acks, early live copies {flushed}, republished {republished}")
+        claims = sum(n.logs().count("claimed queue entries") for n in nodes)
+        stranded = sum(n.logs().count("outbox published stranded") for n in nodes)
+        print(
+            f"deploy test: {took:.1f}s, {acks} acks, early live copies {flushed}, republished {republished},"
+            f" queue takeovers {claims}, outbox sweeps that published {stranded}"
+        )
