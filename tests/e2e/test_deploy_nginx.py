@@ -6,7 +6,9 @@ then the websocket upgrade: both must reach the node that opened the session). E
 ``affinity`` query parameter, which nginx hashes on, so the clients spread over the three nodes while each
 stays on one. After the kill: every acknowledged message is in history exactly once (REST through nginx);
 the dead node's clients reconnect through nginx to a live node, rejoin with ``lastSeq`` and get what they
-missed, once; the live nodes' clients hear every message once; Eliza answers every stored DM message
+missed, once; a Python SDK client (no ``affinity``: nginx hashes its address, and its node is the one
+killed) reconnects and resumes by itself, delivering every message once; the live nodes' clients hear
+every message once; Eliza answers every stored DM message
 exactly once (the dead node's unfinished work is taken over: ``ELIZA_QUEUE_CLAIM_IDLE``,
 ``ELIZA_OUTBOX_LEASE``). Skips without nginx, PostgreSQL or Redis (fails under CI=true).
 """
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from eliza_messaging.client import ElizaClient
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.store.conftest import postgres_schema, postgres_url
@@ -156,6 +159,7 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 )
                 member = Member(client, key, new_id(), addr, new_id())
                 members.append(member)
+        sdks: dict[int, ElizaClient] = {}
         try:
             for m in members:
                 await m.client.connected()
@@ -164,7 +168,18 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 assert (await m.client.call("message", dm))["success"] is True
             for m in members:  # each landed on its node and upgraded to a websocket through nginx
                 await m.client.wait_for(lambda r: r["type"] == "upgrade")
-            victim_addr = list(by_addr)[1]
+            # The Python SDK passes no affinity: nginx hashes its address, as for most browsers. It dies
+            # with the node that address lands on, and must resume by itself.
+            victim_addr = proxy.node_for("")
+            sdk = sdks[0] = ElizaClient(proxy.url, name="SDK", reconnection_delay=0.2, reconnection_delay_max=1.0)
+            await sdk.connect()
+            sdk_heard: list[str] = []
+            sdk_acks: list[str] = []
+            sdk_resumed = asyncio.Event()
+            sdk_missed: list[int] = []  # what it caught up on after its reconnect (from its "resumed" event)
+            sdk.on_message(lambda message: sdk_heard.append(message.id), channel_id=room)
+            sdk.on_event("resumed", lambda event: (sdk_missed.append(event["missed"]), sdk_resumed.set()))
+            await sdk.join(room)
             victim = by_addr[victim_addr]
             on_victim = [m for m in members if m.node == victim_addr]
             survivors = [m for m in members if m.node != victim_addr]
@@ -191,7 +206,15 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                                 victim.kill()
                     await asyncio.sleep(0.02)
 
-            await asyncio.gather(*(talk(m) for m in members))
+            async def sdk_talk() -> None:
+                for i in range(GROUP_SENDS):
+                    try:
+                        sdk_acks.append((await sdk.send(room, f"sdk group {i}")).id)
+                    except Exception:  # its node died: the send is not acknowledged (NotConnected, dropped)
+                        return
+                    await asyncio.sleep(0.02)
+
+            await asyncio.gather(*(talk(m) for m in members), sdk_talk())
             assert killed.is_set(), "the burst ended before the kill"
             assert all(m.disconnected() for m in on_victim)
             assert not any(m.disconnected() for m in survivors)
@@ -215,6 +238,7 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 dm_meta = {"isDm": True, "targetUserId": eliza}
                 dm = join(m.dm_room, m.entity, lastSeq=contiguous_prefix(dm_seen), metadata=dm_meta)
                 assert (await m.client.call("message", dm))["success"] is True
+            await asyncio.wait_for(sdk_resumed.wait(), 15)  # reconnected through nginx, rejoined, caught up
             for m in on_victim:
                 assert proxy.node_for(m.affinity) != victim_addr  # nginx now sends its key elsewhere
 
@@ -228,11 +252,13 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
             for m in members:
                 if m is not speaker:
                     await m.client.event("messageBroadcast", where=lambda b: b["id"] == closing["messageId"])
+            await until(lambda: closing["messageId"] in sdk_heard, 10, "the SDK to hear the last word")
 
             # 1. every acknowledged message is in history exactly once (read through nginx), nothing twice
             stored = history(proxy.url, room)
             ids = Counter(s["id"] for s in stored)
             all_acks = [a for m in members for a in m.acks if a["room"] == room]
+            assert set(sdk_acks) <= set(ids), "a message the SDK had acknowledged is missing from history"
             assert [i for i, n in ids.items() if n > 1] == []
             assert {a["id"] for a in all_acks} <= set(ids), "an acknowledged message is missing from history"
             assert sorted(s["seq"] for s in stored) == list(range(1, len(stored) + 1)), "seq has a gap or a repeat"
@@ -282,6 +308,14 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 )
                 republished.append(len(again))
 
+            # 2b. the SDK heard every other stored message exactly once: live, then what it missed (the
+            #     rejoin's replay by seq), without a gap or a repeat
+            sdk_count = Counter(sdk_heard)
+            assert [i for i, n in sdk_count.items() if n > 1] == [], "the SDK delivered a message twice"
+            sdk_own = {x["id"] for x in stored if x["authorId"] == sdk.entity_id}  # acknowledged or not
+            assert set(sdk_acks) <= sdk_own
+            assert set(ids) - sdk_own - set(sdk_count) == set(), "the SDK never delivered a stored message"
+
             # 4. Eliza answers every stored DM message exactly once, whichever node took it and whatever died
             questions: dict[str, list[str]] = {}
 
@@ -305,6 +339,8 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
         finally:
             for m in members:
                 await m.client.close()
+            for client in sdks.values():
+                await client.close()
             for proc in reversed(started):
                 proc.stop()
             started.clear()
@@ -314,5 +350,5 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
         stranded = sum(n.logs().count("outbox published stranded") for n in nodes)
         print(
             f"deploy test: {took:.1f}s, {acks} acks, early live copies {flushed}, republished {republished},"
-            f" queue takeovers {claims}, outbox sweeps that published {stranded}"
+            f" queue takeovers {claims}, outbox sweeps that published {stranded}, SDK caught up on {sdk_missed}"
         )
