@@ -13,6 +13,7 @@ for dir in tests/js tests/js-legacy bench; do
   fi
 done
 bash scripts/install-browser.sh
+bash scripts/install-nginx.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy

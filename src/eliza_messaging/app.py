@@ -175,7 +175,9 @@ def build_queue(settings: Settings) -> MessageQueue:
     if settings.redis_url:
         from .queue.redis import RedisStreamQueue  # redis is only loaded when it is used
 
-        return RedisStreamQueue(settings.redis_url, stream=f"{settings.redis_prefix}:messages")
+        return RedisStreamQueue(
+            settings.redis_url, stream=f"{settings.redis_prefix}:messages", claim_idle_s=settings.queue_claim_idle_s
+        )
     queue = InProcessQueue(max_pending=settings.agent_queue_max)
     watch_queue_lag(queue.backlog)
     return queue

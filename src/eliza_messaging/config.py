@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     outbox_sweep_s: float = Field(
         5.0, ge=0, validation_alias=AliasChoices("ELIZA_OUTBOX_SWEEP", "outbox_sweep_s")
     )  # how often stored messages left unpublished are published (0: only on start)
+    queue_claim_idle_s: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("ELIZA_QUEUE_CLAIM_IDLE", "queue_claim_idle_s")
+    )  # several nodes: seconds a dead node's untouched queue entries wait before another node takes them
     replay_max: int = Field(
         500, ge=0, validation_alias=AliasChoices("ELIZA_REPLAY_MAX", "replay_max")
     )  # a rejoin with lastSeq gets at most this many missed messages (the newest); 0: none, only the count

@@ -309,3 +309,23 @@ async def test_an_agent_declines_a_channel_beyond_its_lanes(
     await asyncio.wait_for(done, 5)
     completes = [d for _, d in room.fanout.events(Event.MESSAGE_COMPLETE) if d["inReplyTo"] == elsewhere.message.id]
     assert len(completes) == 1 and not thinking_for(room, elsewhere.message)
+
+
+async def test_a_redelivered_message_already_answered_is_not_answered_again(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    """A node that stored its reply and died before acknowledging the message: the queue hands the
+    message to another node's agent, which finds the stored reply and stays silent."""
+    room = await room_factory()
+    trigger, finished = await room.say("hello")
+    await asyncio.wait_for(finished, 5)
+    again = await room.agent.on_message(trigger, room.channel)  # the redelivery
+    assert again is not None
+    await asyncio.wait_for(again, 5)
+    control, control_done = await room.say("and now?")  # positive control: a new message is answered
+    await asyncio.wait_for(control_done, 5)
+    stored = await room.store.list_messages(room.channel.id, limit=50)
+    replies = [m.in_reply_to_root_message_id for m in stored if m.author_id == room.agent.id]
+    assert sorted(r or "" for r in replies) == sorted([trigger.id, control.id])
+    # the redelivery ends with an outcome again (the dead node may have died before sending its own)
+    assert (room.completes(trigger), room.completes(control)) == (2, 1)

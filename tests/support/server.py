@@ -95,6 +95,14 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             return None
 
+    def kill(self) -> int:
+        """SIGKILL, as a crash or the OOM killer ends a server: nothing of it runs after this returns."""
+        assert self._proc is not None, "the server is not running"
+        self._proc.kill()
+        code = self._proc.wait(5)
+        self._proc = None
+        return code
+
     def restart(self) -> ServerProcess:
         self.stop()
         return self.start()

@@ -39,6 +39,7 @@ BACKLOG = "Dropped: {name} has too many messages waiting in this channel; send i
 BUSY = "{name} is answering in too many channels at once; send it again later."
 # A channel's lane retires after this long without messages (it is made again on the next one).
 LANE_IDLE_S = 60.0
+ANSWERED_PAGE = 200  # messages read at a time when checking for a stored reply (those after the trigger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +192,35 @@ class Agent:
     async def _handle(self, trigger: Message, channel: Channel) -> None:
         # Leaving the reply always gives the message its outcome (complete; input re-enabled when it
         # was disabled), even when superseded or failing while deciding, so no client or REST waiter
-        # is left waiting for it.
+        # is left waiting for it. A message answered already gets its outcome again (its node may
+        # have died before sending it), never a second answer.
         async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
+            if await self._answered(trigger):
+                return
             request, decided = await self._decide(trigger, channel)
             if decided is Verdict.IGNORE:
                 await reply.decline()
                 return
             await self._answer(reply, trigger, request)
+
+    async def _answered(self, trigger: Message) -> bool:
+        """Whether this agent's reply to ``trigger`` is stored already. A queue that redelivers (Redis,
+        after a node died between storing the reply and acknowledging the message) must not get a
+        second answer; the first one was broadcast and is in history. When the store cannot be read,
+        the agent goes on (and its own reads report the failure to the room)."""
+        after_seq = trigger.seq
+        while True:
+            try:
+                later = await self.messaging.history(trigger.channel_id, limit=ANSWERED_PAGE, after_seq=after_seq)
+            except Exception:  # cannot tell: answer (deciding reads the store too, and reports its failure)
+                log.warning("could not check for a stored reply", extra={"agent": self.name}, exc_info=True)
+                return False
+            if any(m.author_id == self.id and m.in_reply_to_root_message_id == trigger.id for m in later):
+                log.info("already answered; not again", extra={"agent": self.name, "channel": trigger.channel_id})
+                return True
+            if len(later) < ANSWERED_PAGE:
+                return False
+            after_seq = max(m.seq for m in later)
 
     async def _decide(self, trigger: Message, channel: Channel) -> tuple[GenerationRequest, Verdict]:
         history = await self.messaging.history(
