@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from .base import TextModel
 from .eliza import ElizaModel
-from .openai import OpenAIModel, OpenAISettings
 
 __all__ = ["PROVIDERS", "create_model"]
 
@@ -60,6 +59,8 @@ def create_model(
     if name == "eliza":
         return ElizaModel(word_delay_s=_eliza_word_delay(settings, env))
     if name == "openai":
+        from .openai import OpenAIModel, OpenAISettings  # the openai package takes a third of start-up: only when used
+
         return OpenAIModel(OpenAISettings.from_env(_openai_values(settings, env)))
     raise ValueError(f"Unknown model provider {provider!r}; valid providers are: {', '.join(PROVIDERS)}")
 
