@@ -319,7 +319,7 @@ async def test_a_redelivered_message_already_answered_is_not_answered_again(
     room = await room_factory()
     trigger, finished = await room.say("hello")
     await asyncio.wait_for(finished, 5)
-    again = await room.agent.on_message(trigger, room.channel)  # the redelivery
+    again = await room.agent.on_message(trigger, room.channel, redelivered=True)  # the queue's redelivery
     assert again is not None
     await asyncio.wait_for(again, 5)
     control, control_done = await room.say("and now?")  # positive control: a new message is answered

@@ -84,9 +84,13 @@ class Recorder:
         self.settle = settle
         self.futures: list[asyncio.Future[None]] = []
         self.arrived = asyncio.Event()
+        self.redelivered: list[bool] = []
 
-    async def __call__(self, message: Message, channel: Channel) -> asyncio.Future[None] | None:
+    async def __call__(
+        self, message: Message, channel: Channel, *, redelivered: bool = False
+    ) -> asyncio.Future[None] | None:
         self.got.append(message)
+        self.redelivered.append(redelivered)
         self.channels.append(channel)
         self.arrived.set()
         if self.delay:
@@ -191,6 +195,7 @@ async def test_a_dead_consumers_pending_message_is_claimed_and_handled_by_anothe
     await publisher.publish(later, channel)
     await until(lambda: len(handler.got) >= 2)
     assert handler.got == [message, later]  # claimed once, acknowledged, not handed over again
+    assert handler.redelivered == [True, False]  # the claimed one may have been handled: it says so
 
 
 async def test_unfinished_work_stays_with_its_node_until_it_dies_then_moves_once(
@@ -254,7 +259,7 @@ async def test_a_handler_that_raises_does_not_stop_the_group(nodes: Callable[...
     queue = nodes()
     got: list[str] = []
 
-    async def fragile(message: Message, channel: Channel) -> None:
+    async def fragile(message: Message, channel: Channel, *, redelivered: bool = False) -> None:
         got.append(message.content)
         if message.content == "boom":
             raise RuntimeError("boom")

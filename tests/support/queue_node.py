@@ -20,7 +20,7 @@ async def main(url: str, stream: str, group: str, claim_idle_s: float) -> None:
     queue = RedisStreamQueue(url, stream=stream, claim_idle_s=claim_idle_s)
     never: list[asyncio.Future[None]] = []
 
-    async def take(message: Message, channel: Channel) -> asyncio.Future[None]:
+    async def take(message: Message, channel: Channel, *, redelivered: bool = False) -> asyncio.Future[None]:
         print(json.dumps({"id": message.id, "content": message.content}), flush=True)
         never.append(asyncio.get_running_loop().create_future())
         return never[-1]

@@ -52,16 +52,26 @@ class AgentOptions:
     max_lanes: int = 10_000  # channels one agent works in at once
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """A message taken into a lane, with the future that says the agent is done with it (see
+    ``on_message``); ``redelivered``: the queue handed it out before, so it may be answered already."""
+
+    message: Message
+    channel: Channel
+    finished: asyncio.Future[None]
+    redelivered: bool = False
+
+
 class _Lane:
     """The queue of messages one agent will handle in one channel, and the reply in progress."""
 
     def __init__(self, max_queued: int) -> None:
-        # each message with the future that says the agent is done with it (see ``on_message``)
-        self.queue: asyncio.Queue[tuple[Message, Channel, asyncio.Future[None]]] = asyncio.Queue(max_queued)
+        self.queue: asyncio.Queue[_Taken] = asyncio.Queue(max_queued)
         self.current: asyncio.Task[None] | None = None
         self.worker: asyncio.Task[None] | None = None
 
-    def take_queued(self) -> list[tuple[Message, Channel, asyncio.Future[None]]]:
+    def take_queued(self) -> list[_Taken]:
         """Everything still waiting (not the message being answered), oldest first."""
         taken = []
         while not self.queue.empty():
@@ -98,7 +108,9 @@ class Agent:
 
     # intake (called by the queue, one message at a time) ---------------------------------
 
-    async def on_message(self, message: Message, channel: Channel) -> asyncio.Future[None] | None:
+    async def on_message(
+        self, message: Message, channel: Channel, *, redelivered: bool = False
+    ) -> asyncio.Future[None] | None:
         """Take a message into its channel's lane; None when the agent takes no part in it, else a
         future that resolves once the agent is done with it (answered, stayed silent, failed or was
         superseded), for a queue that only acknowledges finished work (the Redis one)."""
@@ -108,14 +120,14 @@ class Agent:
         if not takes_part(self.id, channel, message, participants):
             return None
         quick = await self._verdict(message, channel)
-        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        taken = _Taken(message, channel, asyncio.get_running_loop().create_future(), redelivered)
         if channel.id not in self._lanes and len(self._lanes) >= self.options.max_lanes:
-            await self._drop((message, channel, finished), BUSY.format(name=self.name))
-            return finished
+            await self._drop(taken, BUSY.format(name=self.name))
+            return taken.finished
         # From here to put_nowait nothing awaits, so an idle lane cannot retire in between.
         lane = self._lane(channel.id)
-        superseded: list[tuple[Message, Channel, asyncio.Future[None]]] = []
-        overflow: list[tuple[Message, Channel, asyncio.Future[None]]] = []
+        superseded: list[_Taken] = []
+        overflow: list[_Taken] = []
         # Only a person's newer message supersedes: another agent's reply is answered after ours.
         if quick is Verdict.ANSWER and reply_depth(message) == 0:
             superseded = lane.take_queued()
@@ -123,24 +135,21 @@ class Agent:
                 lane.current.cancel(SUPERSEDED)
         elif lane.queue.full():
             overflow = [lane.queue.get_nowait()]
-        lane.queue.put_nowait((message, channel, finished))
+        lane.queue.put_nowait(taken)
         for item in superseded:
             await self._drop(item, SUPERSEDED, superseded=True)
         for item in overflow:
             await self._drop(item, BACKLOG.format(name=self.name))
-        return finished
+        return taken.finished
 
-    async def _drop(
-        self, item: tuple[Message, Channel, asyncio.Future[None]], reason: str, *, superseded: bool = False
-    ) -> None:
+    async def _drop(self, item: _Taken, reason: str, *, superseded: bool = False) -> None:
         """A message the agent will not answer after all still gets its outcome (complete, and why)."""
-        message, channel, finished = item
         try:
-            async with self.messaging.open_reply(self.id, self.name, channel, message) as reply:
+            async with self.messaging.open_reply(self.id, self.name, item.channel, item.message) as reply:
                 await reply.fail(reason, superseded=superseded)
         finally:
-            if not finished.done():
-                finished.set_result(None)
+            if not item.finished.done():
+                item.finished.set_result(None)
 
     def _lane(self, channel_id: str) -> _Lane:
         lane = self._lanes.get(channel_id)
@@ -166,36 +175,37 @@ class Agent:
     async def _work(self, channel_id: str, lane: _Lane) -> None:
         while True:
             try:
-                message, channel, finished = await asyncio.wait_for(lane.queue.get(), LANE_IDLE_S)
+                taken = await asyncio.wait_for(lane.queue.get(), LANE_IDLE_S)
             except TimeoutError:
                 if lane.queue.empty():  # idle: retire, so channels talked to once hold nothing
                     self._lanes.pop(channel_id, None)
                     return
                 continue
-            lane.current = asyncio.create_task(self._handle(message, channel))
+            lane.current = asyncio.create_task(self._handle(taken))
             try:
                 await lane.current
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():  # the agent is closing, not superseding
-                    finished.cancel()
+                    taken.finished.cancel()
                     raise
             except Exception:  # _handle reports its own failures to the room; keep the lane alive
-                log.exception("agent lane failed a message", extra={"agent": self.name, "channel": message.channel_id})
+                log.exception("agent lane failed a message", extra={"agent": self.name, "channel": channel_id})
             finally:
                 lane.current = None
-            if not finished.done():
-                finished.set_result(None)
+            if not taken.finished.done():
+                taken.finished.set_result(None)
 
     # one message ------------------------------------------------------------------------
 
-    async def _handle(self, trigger: Message, channel: Channel) -> None:
+    async def _handle(self, taken: _Taken) -> None:
         # Leaving the reply always gives the message its outcome (complete; input re-enabled when it
         # was disabled), even when superseded or failing while deciding, so no client or REST waiter
-        # is left waiting for it. A message answered already gets its outcome again (its node may
-        # have died before sending it), never a second answer.
+        # is left waiting for it. A redelivered message answered already gets its outcome again (its
+        # node may have died before sending it), never a second answer.
+        trigger, channel = taken.message, taken.channel
         async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
-            if await self._answered(trigger):
+            if taken.redelivered and await self._answered(trigger):
                 return
             request, decided = await self._decide(trigger, channel)
             if decided is Verdict.IGNORE:
@@ -204,10 +214,10 @@ class Agent:
             await self._answer(reply, trigger, request)
 
     async def _answered(self, trigger: Message) -> bool:
-        """Whether this agent's reply to ``trigger`` is stored already. A queue that redelivers (Redis,
-        after a node died between storing the reply and acknowledging the message) must not get a
-        second answer; the first one was broadcast and is in history. When the store cannot be read,
-        the agent goes on (and its own reads report the failure to the room)."""
+        """Whether this agent's reply to ``trigger`` is stored already: asked of redelivered messages only
+        (Redis, after a node died between storing the reply and acknowledging the message), which must
+        not get a second answer; the first one was broadcast and is in history. When the store cannot
+        be read, the agent goes on (and its own reads report the failure to the room)."""
         after_seq = trigger.seq
         while True:
             try:
@@ -277,6 +287,6 @@ class Agent:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             while not lane.queue.empty():  # never started: not done, so a redelivering queue hands them on
-                lane.queue.get_nowait()[2].cancel()
+                lane.queue.get_nowait().finished.cancel()
         self._lanes.clear()
         await self.model.aclose()

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Protocol
 
 from ..records import Channel, Message
 
-# A handler returns once it has taken the message in. It may return a future that resolves when
-# it is done with it (an agent takes a message into its channel's lane and answers it later): a
-# queue that hands unfinished messages to another node (Redis) counts the message handled only
-# then. None means done on return. The in-process queue ignores the future: nothing survives it.
-Handler = Callable[[Message, Channel], Awaitable["asyncio.Future[None] | None"]]
+
+class Handler(Protocol):
+    """Returns once it has taken the message in. It may return a future that resolves when it is done
+    with it (an agent takes a message into its channel's lane and answers it later): a queue that
+    hands unfinished messages to another node (Redis) counts the message handled only then. None
+    means done on return. The in-process queue ignores the future: nothing survives it.
+
+    ``redelivered``: the message was handed out before and not acknowledged (its node died), so it
+    may have been handled already; only then need a handler look for traces of that."""
+
+    def __call__(
+        self, message: Message, channel: Channel, *, redelivered: bool = False
+    ) -> Awaitable[asyncio.Future[None] | None]: ...
 
 
 class MessageQueue(Protocol):

@@ -218,7 +218,9 @@ class RedisStreamQueue:
             for entry_id, data in entries:
                 await self._handle(g, entry_id, data)
 
-    async def _handle(self, g: _Group, entry_id: bytes, data: dict[bytes, bytes] | None) -> None:
+    async def _handle(
+        self, g: _Group, entry_id: bytes, data: dict[bytes, bytes] | None, *, redelivered: bool = False
+    ) -> None:
         async with g.lock:
             g.received.discard(entry_id)
             if entry_id in g.inflight:  # ours already (claimed back after a slow touch)
@@ -230,7 +232,7 @@ class RedisStreamQueue:
                 log.exception("unreadable queue entry skipped", extra={"group": g.name, "entry": entry_id})
             else:
                 try:
-                    settled = await g.handler(message, channel)
+                    settled = await g.handler(message, channel, redelivered=redelivered)
                 except Exception:
                     log.exception("agent queue handler failed", extra={"group": g.name, "message_id": message.id})
             if settled is None:
@@ -302,8 +304,8 @@ class RedisStreamQueue:
             if claimed:
                 log.info("claimed queue entries of a stalled consumer", extra={"group": g.name, "n": len(claimed)})
             g.received.update(entry_id for entry_id, _ in claimed)
-            for entry_id, data in claimed:
-                await self._handle(g, entry_id, data)
+            for entry_id, data in claimed:  # another consumer had it: it may have been handled
+                await self._handle(g, entry_id, data, redelivered=True)
             if start in (b"0-0", "0-0"):
                 return
 
