@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..types import JsonObject
+from .redis_relay import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,7 @@ class RedisNodeRecords:
         await self._redis.srem(f"{self._prefix}:nodes", node_id)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await stop_tasks(self._tasks)
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self.forget(self.node_id)

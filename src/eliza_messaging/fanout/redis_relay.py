@@ -31,6 +31,16 @@ CONNECT_TIMEOUT_S: Final = 5.0
 RETRY_MAX_S: Final = 10.0
 
 
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel a Redis link's background tasks and wait until each has stopped; the list is emptied."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()
+
+
 def pubsub_channel(url: str, prefix: str, name: str) -> str:
     """``<prefix>:<db>:<name>``: Redis pub/sub ignores the database number, so the name carries it,
     and two deployments on one Redis (another prefix, or another database) never hear each other."""
@@ -72,12 +82,7 @@ class RedisRelay:
         self._outbox.put_nowait(body)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await stop_tasks(self._tasks)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
