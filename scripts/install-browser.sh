@@ -7,18 +7,7 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
-
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-  as_root=(sudo)
-else
-  echo "install-browser: /usr/bin/chromium is missing and this user cannot install it;" \
-    "run 'apt-get install chromium' as root (the web chat tests skip without it, and fail in CI)." >&2
-  exit 0
+bash "$(dirname "$0")/apt-install.sh" install-browser "the web chat tests" chromium
+if [ -x /usr/bin/chromium ]; then
+  echo "install-browser: installed $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
 fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
-echo "install-browser: installed $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
