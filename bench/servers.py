@@ -12,14 +12,11 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from tests.support.node import NODE
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port, wait_until_healthy
 
 BENCH = Path(__file__).resolve().parent
 
@@ -97,19 +94,17 @@ class BareNode:
             stderr=subprocess.PIPE,
             cwd=BENCH,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"bench/node_server.js exited with {self._proc.returncode}:\n{err}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"bench/node_server.js did not answer /healthz within {timeout} s")
+        try:
+            wait_until_healthy("bench/node_server.js", self._proc, self.url, timeout, self._stderr)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _stderr(self) -> str:
+        """What the Node server wrote to stderr, once it has exited (reading a live pipe would block)."""
+        if self._proc.poll() is None or self._proc.stderr is None:
+            return ""
+        return self._proc.stderr.read().decode(errors="replace")
 
     @property
     def pid(self) -> int:

@@ -8,39 +8,30 @@ server the tests skip (fail under CI=true).
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.agents.test_agents_e2e import agents, character_files
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
-from tests.store.conftest import postgres_schema, postgres_url
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 
 CLEANED_UP_S = 15.0  # the promise: a dead node's leftovers are cleaned up within this
 
 
-@asynccontextmanager
-async def shared_env() -> AsyncIterator[dict[str, str]]:
-    async with postgres_schema() as schema, redis_prefix() as prefix:
-        yield {"POSTGRES_URL": postgres_url(schema), "REDIS_URL": REDIS_TEST_URL, "ELIZA_REDIS_PREFIX": prefix}
-
-
-def kill_9(node: ServerProcess) -> None:
-    os.kill(node.pid, signal.SIGKILL)
-    node.stop()  # reaps the process; nothing is sent to it
+def stuck_character(fake: FakeOpenAI) -> dict[str, Any]:
+    """An agent whose model is ``fake`` and who waits for it as long as the test needs."""
+    settings = {"model_provider": "openai", "OPENAI_BASE_URL": fake.base_url, "max_retries": "0"}
+    return {"name": "Stuck", "settings": {**settings, "timeout": "120", "stall_timeout": "120"}}
 
 
 async def test_a_dead_nodes_sockets_leave_their_rooms(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
-    async with shared_env() as env:
+    async with shared_nodes_env() as env:
         a, b = server_factory(env), server_factory(env)
         try:
             room, ann, bob = new_id(), new_id(), new_id()
@@ -55,7 +46,7 @@ async def test_a_dead_nodes_sockets_leave_their_rooms(
             ack = await on_a.call("message", send(room, ann, "before the crash"))
             await on_b.event("messageBroadcast", where=lambda m: m["id"] == ack["messageId"])
 
-            kill_9(a)
+            a.kill()
             left = await on_b.event("userLeft", timeout=CLEANED_UP_S)
             assert left["userId"] == ann and left["channelId"] == room
             await on_b.quiet(1.0)
@@ -69,17 +60,8 @@ async def test_a_dead_nodes_reply_in_flight_is_withdrawn_by_another(
     server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
 ) -> None:
     with FakeOpenAI(mode="hang") as fake:
-        stuck = {
-            "name": "Stuck",
-            "settings": {
-                "model_provider": "openai",
-                "OPENAI_BASE_URL": fake.base_url,
-                "max_retries": "0",
-                "timeout": "120",
-                "stall_timeout": "120",
-            },
-        }
-        async with shared_env() as env:
+        stuck = stuck_character(fake)
+        async with shared_nodes_env() as env:
             # only A has Stuck, so A takes the message and nobody answers it again afterwards
             a = server_factory(
                 {**env, "ELIZA_CHARACTERS": character_files(tmp_path, stuck), "ELIZA_AGENT_TIMEOUT": "120"}
@@ -98,7 +80,7 @@ async def test_a_dead_nodes_reply_in_flight_is_withdrawn_by_another(
                 )
                 assert disabled["target"] == agent
 
-                kill_9(a)
+                a.kill()
                 error = await user.event("messageStreamError", timeout=CLEANED_UP_S)
                 assert error["agentId"] == agent and error["inReplyTo"] == trigger
                 assert "stopped" in error["error"]
@@ -116,17 +98,8 @@ async def test_the_withdrawn_trigger_is_answered_once_by_a_live_node_that_has_th
 ) -> None:
     """The queue hands the dead node's unfinished message to another node after its idle time (30 s)."""
     with FakeOpenAI(mode="hang", reply="I am here now.") as fake:
-        stuck = {
-            "name": "Stuck",
-            "settings": {
-                "model_provider": "openai",
-                "OPENAI_BASE_URL": fake.base_url,
-                "max_retries": "0",
-                "timeout": "120",
-                "stall_timeout": "120",
-            },
-        }
-        async with shared_env() as env:
+        stuck = stuck_character(fake)
+        async with shared_nodes_env() as env:
             env = {**env, "ELIZA_CHARACTERS": character_files(tmp_path, stuck), "ELIZA_AGENT_TIMEOUT": "120"}
             a = server_factory(env)  # alone at first, so A takes the message
             try:
@@ -143,7 +116,7 @@ async def test_the_withdrawn_trigger_is_answered_once_by_a_live_node_that_has_th
                 await second.connected()
                 await second.call("message", join(room, me))
 
-                kill_9(a)
+                a.kill()
                 error = await second.event("messageStreamError", timeout=CLEANED_UP_S)
                 assert error["inReplyTo"] == trigger
                 fake.mode = "stream"

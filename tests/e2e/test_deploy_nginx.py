@@ -28,10 +28,9 @@ import pytest
 from eliza_messaging.client import ElizaClient
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
-from tests.store.conftest import postgres_schema, postgres_url
 from tests.support.nginx import Nginx, nginx_binary
 from tests.support.node import NodeClient
-from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 
 CLIENTS_PER_NODE = 2
@@ -124,8 +123,7 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
     nginx_path: str, server_factory: Callable[..., ServerProcess], tmp_path: Path, started: list[Any]
 ) -> None:
     began = time.monotonic()
-    async with postgres_schema() as schema, redis_prefix() as prefix:
-        env = {"POSTGRES_URL": postgres_url(schema), "REDIS_URL": REDIS_TEST_URL, "ELIZA_REDIS_PREFIX": prefix}
+    async with shared_nodes_env() as env:
         env.update(NODE_ENV)
         nodes: list[ServerProcess] = [server_factory(env) for _ in range(3)]
         started.extend(nodes)

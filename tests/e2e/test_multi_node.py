@@ -20,8 +20,7 @@ from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
-from tests.store.conftest import postgres_schema, postgres_url
-from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 
 SESSIONS = "/api/messaging/sessions"
@@ -30,8 +29,7 @@ QUIET_S = 1.5  # after the reply: long enough for a second node's duplicate to s
 
 @asynccontextmanager
 async def two_nodes(server_factory: Callable[..., ServerProcess]) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    async with postgres_schema() as schema, redis_prefix() as prefix:
-        env = {"POSTGRES_URL": postgres_url(schema), "REDIS_URL": REDIS_TEST_URL, "ELIZA_REDIS_PREFIX": prefix}
+    async with shared_nodes_env() as env:
         a, b = server_factory(env), server_factory(env)
         try:
             yield a, b

@@ -18,8 +18,7 @@ import pytest
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
-from tests.store.conftest import postgres_schema, postgres_url
-from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
+from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 
 BURST = 120
@@ -30,10 +29,8 @@ async def a_server(backend: str, server_factory: Callable[..., ServerProcess]) -
     if backend == "sqlite":
         yield server_factory()
         return
-    async with postgres_schema() as schema, redis_prefix() as prefix:
-        proc = server_factory(
-            {"POSTGRES_URL": postgres_url(schema), "REDIS_URL": REDIS_TEST_URL, "ELIZA_REDIS_PREFIX": prefix}
-        )
+    async with shared_nodes_env() as env:
+        proc = server_factory(env)
         try:
             yield proc
         finally:  # stopped before its schema and keys go

@@ -10,13 +10,12 @@ import os
 import shutil
 import string
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import service_missing
-from tests.support.server import REPO, free_port
+from tests.support.server import REPO, free_port, wait_until_healthy
 
 TEMPLATE = REPO / "deploy" / "nginx.conf.template"
 NODE_HEADER = "X-Eliza-Node"
@@ -71,17 +70,8 @@ class Nginx:
         if check.returncode != 0:
             raise RuntimeError(f"nginx refuses the rendered configuration:\n{check.stderr}")
         self._proc = subprocess.Popen([*base, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self._proc.returncode}:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"nginx did not answer in {timeout}s:\n{self.logs()}")
+        wait_until_healthy("nginx", self._proc, self.url, timeout, self.logs)
+        return self
 
     def node_for(self, affinity: str) -> str:
         """The node (``host:port``) nginx sends a client with this ``affinity`` to (the one that answered)."""

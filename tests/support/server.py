@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_healthy(
+    what: str, proc: subprocess.Popen[bytes], url: str, timeout: float, logs: Callable[[], str]
+) -> None:
+    """Until ``url``/healthz answers 200; raises with the logs if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{logs()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer /healthz in {timeout}s:\n{logs()}")
 
 
 class ServerProcess:
@@ -64,17 +82,8 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self._proc.returncode}:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.logs()}")
+        wait_until_healthy("server", self._proc, self.url, timeout, self.logs)
+        return self
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
