@@ -155,11 +155,8 @@ def _old_sqlite(path: Path) -> None:
             )
 
 
-async def test_an_upgraded_sqlite_database_numbers_its_messages(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    _old_sqlite(path)
-    store = SQLiteStore(path)
-    await store.open()
+async def expect_numbered(store: Store) -> None:
+    """The opened, upgraded ``store`` numbered OLD_ROWS as EXPECTED and goes on from there; closes it."""
     try:
         got = {m.id: m.seq for c in ("c1", "c2") for m in await store.list_messages(c, limit=-1)}
         assert got == EXPECTED
@@ -167,6 +164,14 @@ async def test_an_upgraded_sqlite_database_numbers_its_messages(tmp_path: Path) 
         assert (await store.append_message(message("c2", "new"))).message.seq == 2
     finally:
         await store.close()
+
+
+async def test_an_upgraded_sqlite_database_numbers_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _old_sqlite(path)
+    store = SQLiteStore(path)
+    await store.open()
+    await expect_numbered(store)
 
 
 async def test_an_upgraded_postgres_database_numbers_its_messages() -> None:
@@ -194,13 +199,7 @@ async def test_an_upgraded_postgres_database_numbers_its_messages() -> None:
             await conn.close()
         store = PostgresStore(postgres_url(schema))
         await store.open()
-        try:
-            got = {m.id: m.seq for c in ("c1", "c2") for m in await store.list_messages(c, limit=-1)}
-            assert got == EXPECTED
-            assert (await store.append_message(message("c1", "new"))).message.seq == 5
-            assert (await store.append_message(message("c2", "new"))).message.seq == 2
-        finally:
-            await store.close()
+        await expect_numbered(store)
 
 
 async def test_a_burst_into_one_postgres_store_is_gathered_and_numbered_in_arrival_order(pg_backend: Backend) -> None:
