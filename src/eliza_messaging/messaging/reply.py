@@ -151,7 +151,7 @@ class Reply:
 
     async def _commit(self, message: Message) -> Message:
         message = (await self._service.store_message(message)).message  # with its offset
-        metrics.MESSAGES.labels("out").inc()
+        metrics.MESSAGES_OUT.inc()
         self._stored = message  # from here it is in history: whatever happens next, it did not fail
         try:
             await self._service.outbox.deliver(message, self.channel)

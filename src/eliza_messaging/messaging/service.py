@@ -230,7 +230,7 @@ class MessagingService:
             return SendResult(stored.message, channel, views.ack(stored.message), duplicate=True)
         # Publish first: the message is stored, so it must reach the room and the agents even if the
         # sender has gone meanwhile (entering a room for a socket that left raises).
-        metrics.MESSAGES.labels("in").inc()
+        metrics.MESSAGES_IN.inc()
         await self.outbox.deliver(message, channel, sender_sid=sid)
         if sid is not None:
             await self._enter_as_sender(sid, command.channel_id, command.sender_id)
