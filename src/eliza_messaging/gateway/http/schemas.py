@@ -159,6 +159,7 @@ class MessageView(BaseModel):
 
 class MessageList(BaseModel):
     messages: list[MessageView]
+    limit: int = Field(description="The page size used: the one asked for, at most 1000")
 
 
 class BusMessageView(BaseModel):
