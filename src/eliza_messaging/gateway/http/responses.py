@@ -57,8 +57,12 @@ def _answer(
     return error(status, code, message, field=field, **details)
 
 
+def _where(e: Any) -> str:
+    return ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+
+
 def _problem(e: Any) -> str:
-    where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+    where = _where(e)
     if e.get("type") == "json_invalid":
         return f"The request body is not valid JSON ({e.get('ctx', {}).get('error', 'cannot be parsed')})."
     if where == "body" and e.get("type") in ("model_attributes_type", "dict_type"):
@@ -76,12 +80,21 @@ def install_error_handlers(app: FastAPI) -> None:
             answer = _answer(request, exc.status, exc.code, exc.message, retryAfterMs=exc.retry_after_ms)
             answer.headers["Retry-After"] = str(-(-exc.retry_after_ms // 1000))
             return answer
-        return _answer(request, exc.status, exc.code, exc.message, exc.field)
+        several = exc.fields if len(exc.fields) > 1 else None
+        return _answer(request, exc.status, exc.code, exc.message, exc.field, fields=several)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JsonResponse:
         problems = [_problem(e) for e in exc.errors()]
-        return _answer(request, 400, "VALIDATION_ERROR", "; ".join(problems) or "The request is not valid.")
+        fields = list(dict.fromkeys(_where(e) for e in exc.errors()))
+        return _answer(
+            request,
+            400,
+            "VALIDATION_ERROR",
+            "; ".join(problems) or "The request is not valid.",
+            fields[0] if len(fields) > 1 else None,
+            fields=fields if len(fields) > 1 else None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JsonResponse:

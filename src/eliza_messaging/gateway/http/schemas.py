@@ -23,7 +23,10 @@ class Ok(BaseModel, Generic[T]):
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable code, e.g. INVALID_PAYLOAD, VALIDATION_ERROR, NOT_FOUND")
     message: str = Field(description="What is wrong and how to fix it")
-    field: str | None = None
+    field: str | None = Field(None, description="The field at fault (the first, when several are)")
+    fields: list[str] | None = Field(None, description="Every field at fault, when more than one is")
+    allowed: list[str] | None = Field(None, description="Uploads: the types that may be uploaded (415)")
+    retryAfterMs: int | None = Field(None, description="Over the rate (429): when to try again")
 
 
 class ErrorEnvelope(BaseModel):
