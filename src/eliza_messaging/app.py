@@ -28,7 +28,7 @@ from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.http import actions, agents, channels, dm, health, media, messages, servers, sessions
+from .gateway.http import actions, agents, channels, dm, health, jobs, media, messages, servers, sessions
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -41,6 +41,7 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.jobs import JobLimits, Jobs
 from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
 from .messaging.rates import CallerRate
@@ -72,6 +73,7 @@ class Components:
     logs: LogStream
     authenticator: Authenticator
     media: MediaLibrary
+    jobs: Jobs
 
 
 def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
@@ -142,7 +144,14 @@ def build_components(settings: Settings) -> Components:
         max_bytes=settings.upload_max_bytes,
         rate=CallerRate("uploads", settings.upload_rate, settings.upload_burst),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator, library)
+    job_limits = JobLimits(
+        max_active_per_user=settings.job_max_active,
+        max_stored=settings.job_max_stored,
+        retention_ms=round(settings.job_retention_s * 1000),
+    )
+    return Components(
+        settings, store, sio, queue, messaging, agents, logs, authenticator, library, Jobs(messaging, limits=job_limits)
+    )
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -254,6 +263,7 @@ def create_app(settings: Settings | None = None) -> Any:
         parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
+        await parts.jobs.start()  # jobs a stop left in progress: finished from the store, or waited for again
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         metrics_server = start_metrics_port(settings)
         collector.settle()  # start-up's objects out of the collector's sight (collector.py)
@@ -263,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Any:
             if metrics_server is not None:
                 metrics_server.shutdown()
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            await parts.jobs.close()  # stops waiting; jobs in progress stay stored and are resumed on start
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
@@ -275,6 +286,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.components = parts
     api.state.agents = parts.agents
     api.state.media = parts.media
+    api.state.jobs = parts.jobs
     install_error_handlers(api)
     api.include_router(health.router)
     if settings.metrics_port is None:
@@ -283,7 +295,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, servers, channels, dm, actions, sessions):
+    for router in (messages, servers, channels, dm, actions, sessions, jobs):
         api.include_router(router.router, prefix="/api/messaging")
     api.include_router(media.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         30.0, ge=0, validation_alias=AliasChoices("ELIZA_UPLOAD_RATE", "upload_rate")
     )  # media uploads a minute per caller (entity, else address), after a burst of ELIZA_UPLOAD_BURST (0: no limit)
     upload_burst: int = Field(10, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_BURST", "upload_burst"))
+    job_max_active: int = Field(
+        10, gt=0, validation_alias=AliasChoices("ELIZA_JOB_MAX_ACTIVE", "job_max_active")
+    )  # Jobs API: jobs pending or processing at once per user
+    job_max_stored: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_JOB_MAX_STORED", "job_max_stored")
+    )  # jobs kept in all; past it the oldest finished are removed (ElizaOS: 10000 in memory)
+    job_retention_s: float = Field(
+        86_400.0, gt=0, validation_alias=AliasChoices("ELIZA_JOB_RETENTION", "job_retention_s")
+    )  # seconds a finished job stays readable
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))

@@ -154,3 +154,10 @@ class UnsupportedMediaType(MessagingError):
     def __init__(self, message: str, *, allowed: list[str]) -> None:
         super().__init__(message, field="file")
         self.allowed = allowed
+
+
+class TooManyJobs(MessagingError):
+    """A job refused because its user has too many in progress, or the server holds its maximum."""
+
+    code = "TOO_MANY_JOBS"
+    status = 429

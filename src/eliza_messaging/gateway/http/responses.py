@@ -20,6 +20,7 @@ from ...messaging.clock import iso, now_ms
 from ...messaging.errors import MessagingError, RateLimited, UnsupportedMediaType
 
 SESSIONS_PREFIX = "/api/messaging/sessions"
+JOBS_PREFIX = "/api/messaging/jobs"
 
 
 class JsonResponse(JSONResponse):
@@ -43,9 +44,20 @@ def session_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message, "timestamp": iso(now_ms())}}, status_code=status)
 
 
-def _in_sessions(request: Request) -> bool:
+def job_error(status: int, code: str, message: str, **details: Any) -> JsonResponse:
+    """ElizaOS's jobs error, ``{success: false, error: <sentence>}``, with our code and details beside it."""
+    body: dict[str, Any] = {"success": False, "error": message, "code": code}
+    body.update({k: v for k, v in details.items() if v is not None})
+    return JsonResponse(body, status_code=status)
+
+
+def _under(request: Request, prefix: str) -> bool:
     path = request.url.path
-    return path == SESSIONS_PREFIX or path.startswith(SESSIONS_PREFIX + "/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _in_sessions(request: Request) -> bool:
+    return _under(request, SESSIONS_PREFIX)
 
 
 def _answer(
@@ -54,6 +66,8 @@ def _answer(
     metrics.ERRORS.labels(code).inc()
     if _in_sessions(request):
         return session_error(status, code, message)
+    if _under(request, JOBS_PREFIX):
+        return job_error(status, code, message, field=field, **details)
     return error(status, code, message, field=field, **details)
 
 
