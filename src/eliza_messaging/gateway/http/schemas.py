@@ -289,6 +289,7 @@ class Cursors(BaseModel):
 class SessionMessages(BaseModel):
     messages: list[SimplifiedMessage]
     hasMore: bool
+    limit: int = Field(description="The page size used: the one asked for, at most 100")
     cursors: Cursors
 
 
