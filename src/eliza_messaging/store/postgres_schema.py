@@ -126,4 +126,13 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
         """,
     ),
+    (
+        5,
+        # The user's control over the memory (see sqlite_schema 5).
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
 )
