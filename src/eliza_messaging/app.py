@@ -28,7 +28,19 @@ from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
+from .gateway.http import (
+    actions,
+    agents,
+    channels,
+    dm,
+    entities,
+    exports,
+    health,
+    memories,
+    messages,
+    servers,
+    sessions,
+)
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -42,6 +54,7 @@ from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
 from .messaging.metrics import REGISTRY, watch_queue_lag
+from .messaging.retention import Retention
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
@@ -235,6 +248,12 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     parts = build_components(settings)
 
+    retention = (
+        Retention(parts.messaging, settings.retention_days, interval_s=settings.retention_interval_s)
+        if settings.retention_days
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await parts.store.open()
@@ -242,6 +261,8 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.messaging.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
+        if retention is not None:
+            retention.start()
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         metrics_server = start_metrics_port(settings)
         collector.settle()  # start-up's objects out of the collector's sight (collector.py)
@@ -251,6 +272,8 @@ def create_app(settings: Settings | None = None) -> Any:
             if metrics_server is not None:
                 metrics_server.shutdown()
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            if retention is not None:
+                await retention.close()
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
@@ -270,8 +293,9 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, servers, channels, dm, actions, sessions):
+    for router in (messages, exports, entities, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
+    api.include_router(memories.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
     # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.

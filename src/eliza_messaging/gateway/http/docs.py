@@ -17,6 +17,7 @@ Responses = dict[int | str, dict[str, Any]]
 
 _WHY = {
     400: "Invalid input: the message names the field and the fix",
+    403: "Not allowed: the message says who may do this and how to show it",
     404: "Not found",
     409: "Already exists",
     410: "The session has expired",
@@ -44,6 +45,11 @@ def responses(
         documented[code] = {"model": error_model, "description": _WHY[code]}
     documented.update(AUTH)
     return documented
+
+
+def json_lines(description: str) -> Responses:
+    """A streamed JSON Lines answer (status 200): one JSON object per line."""
+    return {200: {"description": description, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 
 def event_stream(description: str) -> Responses:
