@@ -2,7 +2,8 @@
 
 ElizaOS keeps a copy of each message per agent (a "memory" in the agent's room for that channel);
 we keep each message once, so an agent's memories are the messages of the channels it takes part
-in (a participant, or it has written there) and its rooms are our channels. Reading follows the
+in (see ``takes_part``; across channels: those it is a participant of or has written in) and its
+rooms are our channels. Reading follows the
 history's access rules; editing and deleting go through the same paths as the rest of the API, so
 rooms hear an edit as the updated ``messageBroadcast``, a delete as ``messageDeleted`` and a clear
 as ``channelCleared``.
@@ -17,6 +18,7 @@ from ..protocol.types import DEFAULT_SERVER_ID, Event
 from ..records import Message
 from ..types import JsonObject
 from . import views
+from .channels import targeted_ids
 from .clock import now_ms
 from .errors import Forbidden, NotFound
 from .history import History
@@ -60,7 +62,9 @@ class Memories:
         that the caller may read."""
         if channel_id is not None:
             await self._access.may_read(caller, channel_id)
-            return await self._store.list_member_messages(agent_id, limit=limit, before=before, channel_id=channel_id)
+            if not await self.takes_part(agent_id, channel_id):
+                return []
+            return await self._store.list_messages(channel_id, limit=limit, before=before)
         reader = None
         if self._access.restricted(caller):
             if caller.entity_id is None:
@@ -81,9 +85,16 @@ class Memories:
         return message
 
     async def takes_part(self, agent_id: str, channel_id: str) -> bool:
-        return bool(await self._store.list_member_messages(agent_id, limit=1, channel_id=channel_id)) or (
-            await self._access.is_member(channel_id, agent_id)
-        )
+        """The agents' own rule (a participant, the channel named by its id or addressed to it in the
+        channel's metadata), or it has written there."""
+        channel = await self._service.channels.get(channel_id)
+        if channel is None:
+            return False
+        if same_id(agent_id, channel_id) or agent_id in targeted_ids(channel.metadata):
+            return True
+        if await self._access.is_member(channel_id, agent_id):
+            return True
+        return bool(await self._store.list_member_messages(agent_id, limit=1, channel_id=channel_id))
 
     async def edit(self, caller: Caller, agent_id: str, memory_id: str, changes: MemoryChanges) -> Message:
         """Change a message's text, thought, actions, attachments or metadata; the room hears it again."""
