@@ -90,11 +90,14 @@ async def test_bad_ids_unknown_agents_and_tables_get_elizaos_errors(server: Serv
         ("GET", f"/{eliza}/memories?tableName=drop%20table", 400, "INVALID_PAYLOAD", "tableName"),
         ("GET", f"/{eliza}/rooms/nope/memories", 400, "INVALID_ID", "roomId"),
         ("GET", f"/{eliza}/memories?limit=0", 400, "VALIDATION_ERROR", None),
+        ("GET", f"/{eliza}/memories?limit=1001", 400, "VALIDATION_ERROR", None),
+        ("GET", f"/{eliza}/rooms/{new_id()}/memories?limit=1001", 400, "VALIDATION_ERROR", None),
         ("PATCH", f"/{eliza}/memories/{new_id()}", 404, "NOT_FOUND", "memoryId"),
         ("DELETE", f"/{eliza}/memories/{new_id()}", 404, "NOT_FOUND", "memoryId"),
         ("DELETE", f"/{eliza}/memories/nope", 400, "INVALID_ID", "memoryId"),
         ("DELETE", f"/{new_id()}/memories", 404, "NOT_FOUND", "agentId"),
     ]
+    assert listed(memory_api(server.url, "GET", f"/{eliza}/memories?limit=1000")) is not None  # the bound itself
     for method, path, status, code, field in cases:
         kwargs = {"json": {"content": {"text": "x"}}} if method == "PATCH" else {}
         response = memory_api(server.url, method, path, **kwargs)
