@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from eliza_messaging.records import Channel, Message, MessageServer
-from eliza_messaging.store.base import Store
-from eliza_messaging.store.postgres import PostgresStore
-from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import new_id
+from tests.e2e.conftest import Database
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
 from tests.e2e.test_tokens import SECRET, SERVER_TOKEN, bearer, token
-from tests.store.conftest import POSTGRES_TEST_URL, postgres_schema, postgres_url
 from tests.support.server import ServerProcess
 
 DEFAULT = "00000000-0000-0000-0000-000000000000"
@@ -34,33 +28,6 @@ EXPORT_FIELDS = {
     "id", "channelId", "messageServerId", "seq", "authorId", "authorName", "content", "rawMessage",
     "inReplyToRootMessageId", "sourceType", "sourceId", "metadata", "clientMessageId", "createdAt", "updatedAt",
 }  # fmt: skip
-
-
-@dataclass
-class Database:
-    """Where a test's server keeps its messages: its settings, and a store on the same database."""
-
-    env: dict[str, str]
-    data_dir: Path
-    store: Callable[[], Store]
-
-    def start(self, factory: Callable[..., ServerProcess], **env: str) -> ServerProcess:
-        return factory({**self.env, **env}, data_dir=self.data_dir)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    data_dir = tmp_path / "data"
-    if request.param == "sqlite":
-        data_dir.mkdir()
-        yield Database({}, data_dir, lambda: SQLiteStore(data_dir / "messaging.sqlite3"))
-        return
-    async with postgres_schema() as schema:
-        yield Database(
-            {"POSTGRES_URL": postgres_url(schema)},
-            data_dir,
-            lambda: PostgresStore(POSTGRES_TEST_URL, server_settings={"search_path": schema}),
-        )
 
 
 async def seed(database: Database, channel_id: str, times: list[int], *, author: str | None = None) -> list[Message]:

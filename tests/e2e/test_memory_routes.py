@@ -13,6 +13,7 @@ import pytest
 
 from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
+from tests.e2e.conftest import Database
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
 from tests.e2e.test_tokens import SECRET, bearer, token
@@ -249,3 +250,20 @@ async def test_with_data_isolation_each_user_sees_and_edits_only_their_own(
     assert own.status_code == 200 and own.json()["data"]["memory"]["content"]["text"] == "edited"
     assert memory_api(isolated.url, "DELETE", f"/{eliza}/memories", headers=bearer(ann)).json()["data"]["deleted"] == 2
     assert len(listed(memory_api(isolated.url, "GET", f"/{eliza}/memories", headers=bearer(bob)))) == 2
+
+
+async def test_the_memory_api_answers_alike_on_either_store(
+    database: Database, server_factory: Callable[..., ServerProcess], clients: Any
+) -> None:
+    proc = database.start(server_factory)
+    eliza = agents(proc.url)["Eliza"]
+    client, room, me, reply = await dm_with(clients, proc.url, eliza, "on any database")
+    mine = listed(memory_api(proc.url, "GET", f"/{eliza}/memories?tableName=messages&includeEmbedding=false"))
+    assert [(m["entityId"], m["roomId"]) for m in mine] == [(eliza, room), (me, room)]
+    assert listed(memory_api(proc.url, "GET", f"/{eliza}/rooms/{room}/memories?limit=1")) == mine[:1]
+    edited = memory_api(proc.url, "PATCH", f"/{eliza}/memories/{mine[1]['id']}", json={"content": {"text": "edited"}})
+    assert edited.json()["data"]["memory"]["content"]["text"] == "edited"
+    assert memory_api(proc.url, "DELETE", f"/{eliza}/memories/{reply['id']}").status_code == 200
+    assert await client.event("messageDeleted") == {"messageId": reply["id"], "channelId": room, "roomId": room}
+    assert memory_api(proc.url, "DELETE", f"/{eliza}/memories").json()["data"]["deleted"] == 1
+    assert listed(memory_api(proc.url, "GET", f"/{eliza}/memories")) == []

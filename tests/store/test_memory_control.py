@@ -4,9 +4,11 @@ bounded batches that report what went (so rooms can be told), nothing else touch
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from eliza_messaging.store.base import Store
 from tests.conftest import new_id
-from tests.store.test_conformance import channel, message, with_server
+from tests.store.test_conformance import channel, channel_record, message, with_server
 
 
 async def test_an_entitys_messages_span_the_channels_it_takes_part_in(any_store: Store) -> None:
@@ -45,6 +47,23 @@ async def test_an_entitys_messages_span_the_channels_it_takes_part_in(any_store:
         "hello",
     ]
     assert await any_store.list_member_messages(new_id(), limit=10) == []
+
+
+async def test_channels_addressed_to_an_entity_or_named_by_it_are_its_own(any_store: Store) -> None:
+    await with_server(any_store)
+    agent, ann = new_id(), new_id()
+    addressed = replace(channel_record(), metadata={"isDm": True, "targetUserId": agent})
+    await any_store.ensure_channel(addressed, [ann])
+    await any_store.ensure_channel(channel_record(agent), [ann])  # the channel whose id is the agent's
+    other = replace(channel_record(), metadata={"targetUserId": ann})
+    await any_store.ensure_channel(other, [ann])
+    for at, cid in enumerate((addressed.id, agent, other.id), start=1):
+        await any_store.append_message(message(cid, cid, at=at, author=ann))
+    found = await any_store.list_member_messages(agent, limit=10, target_keys=("recipientId", "targetUserId"))
+    assert [m.content for m in found] == [agent, addressed.id]
+    assert [m.content for m in await any_store.list_member_messages(agent, limit=10)] == [agent]  # no keys asked
+    hostile = await any_store.list_member_messages(agent, limit=10, target_keys=("x') OR 1=1 --", 'a"b'))
+    assert [m.content for m in hostile] == [agent]  # keys are data, never SQL
 
 
 async def test_export_pages_go_by_offset_oldest_first(any_store: Store) -> None:

@@ -2,8 +2,7 @@
 
 ElizaOS keeps a copy of each message per agent (a "memory" in the agent's room for that channel);
 we keep each message once, so an agent's memories are the messages of the channels it takes part
-in (see ``takes_part``; across channels: those it is a participant of or has written in) and its
-rooms are our channels. Reading follows the
+in (``takes_part``: the agents' own rule, or it has written there) and its rooms are our channels. Reading follows the
 history's access rules; editing and deleting go through the same paths as the rest of the API, so
 rooms hear an edit as the updated ``messageBroadcast``, a delete as ``messageDeleted`` and a clear
 as ``channelCleared``.
@@ -18,7 +17,7 @@ from ..protocol.types import DEFAULT_SERVER_ID, Event
 from ..records import Message
 from ..types import JsonObject
 from . import views
-from .channels import targeted_ids
+from .channels import TARGET_KEYS, targeted_ids
 from .clock import now_ms
 from .errors import Forbidden, NotFound
 from .history import History
@@ -70,7 +69,9 @@ class Memories:
             if caller.entity_id is None:
                 return []  # an anonymous caller reads nothing while data isolation is on
             reader = caller.entity_id
-        return await self._store.list_member_messages(agent_id, limit=limit, before=before, reader=reader)
+        return await self._store.list_member_messages(
+            agent_id, limit=limit, before=before, reader=reader, target_keys=TARGET_KEYS
+        )
 
     async def get(self, caller: Caller, agent_id: str, memory_id: str) -> Message:
         """The agent's memory ``memory_id``, if the caller may read its channel."""

@@ -125,10 +125,12 @@ class Store(Protocol):
         before: int | None = None,
         channel_id: str | None = None,
         reader: str | None = None,
+        target_keys: Sequence[str] = (),
     ) -> list[Message]:
-        """Newest first: messages of the channels ``entity_id`` takes part in (a participant, or it has
-        written there); only ``channel_id`` when given; only channels ``reader`` is a participant of when
-        given (data isolation); ``before`` is epoch milliseconds, exclusive."""
+        """Newest first: messages of the channels ``entity_id`` takes part in (a participant, it has written
+        there, the channel's id is its id, or the channel's metadata names it under one of ``target_keys``);
+        only ``channel_id`` when given; only channels ``reader`` is a participant of when given (data
+        isolation); ``before`` is epoch milliseconds, exclusive."""
         ...
 
     async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:

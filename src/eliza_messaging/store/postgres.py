@@ -464,9 +464,17 @@ class PostgresStore:
         before: int | None = None,
         channel_id: str | None = None,
         reader: str | None = None,
+        target_keys: Sequence[str] = (),
     ) -> list[Message]:
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS})"
         args: list[Any] = [entity_id]
+        addressed = ""
+        for key in target_keys:
+            args.append(key)
+            addressed += f" OR metadata ->> ${len(args)} = $1"
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = $1{addressed})"
+        )
         if channel_id is not None:
             args.append(channel_id)
             sql += f" AND channel_id = ${len(args)}"

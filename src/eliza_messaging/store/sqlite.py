@@ -505,9 +505,16 @@ class SQLiteStore:
         before: int | None = None,
         channel_id: str | None = None,
         reader: str | None = None,
+        target_keys: Sequence[str] = (),
     ) -> list[Message]:
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS})"
-        args: list[Any] = [entity_id, entity_id]
+        addressed = "".join(" OR json_extract(metadata, ?) = ?" for _ in target_keys)
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = ?{addressed})"
+        )
+        args: list[Any] = [entity_id, entity_id, entity_id]
+        for key in target_keys:
+            args += [f'$."{key}"', entity_id]
         if channel_id is not None:
             sql += " AND channel_id = ?"
             args.append(channel_id)
