@@ -41,7 +41,11 @@ TableQuery = Annotated[
 ]
 EmbeddingQuery = Annotated[
     str | None,
-    Query(alias="includeEmbedding", max_length=5, description="'true' to include embeddings (ElizaOS's flag)"),
+    Query(
+        alias="includeEmbedding",
+        max_length=5,
+        description="ElizaOS's flag, accepted; no embedding is sent either way (this store keeps none)",
+    ),
 ]
 RoomIdPath = Annotated[str, Path(description="Room id: the channel id (UUID)", json_schema_extra={"format": "uuid"})]
 MemoryIdPath = Annotated[
@@ -82,8 +86,8 @@ def _table(name: str) -> bool:
     return name == MESSAGES_TABLE
 
 
-def _listed(found: list[Message], agent_id: str, with_embedding: bool) -> JsonResponse:
-    return ok({"memories": [views.memory(m, agent_id, embedding=with_embedding) for m in found]})
+def _listed(found: list[Message], agent_id: str) -> JsonResponse:
+    return ok({"memories": [views.memory(m, agent_id) for m in found]})
 
 
 @router.get(
@@ -112,7 +116,7 @@ async def list_memories(
     if not _table(table):
         return ok({"memories": []})
     found = await stored.list(caller, agent_id, limit=limit, before=timestamp_ms(before, "before"), channel_id=channel)
-    return _listed(found, agent_id, include_embedding == "true")
+    return _listed(found, agent_id)
 
 
 @router.get(
@@ -137,7 +141,7 @@ async def list_room_memories(
     if not _table(table):
         return ok({"memories": []})
     found = await stored.list(caller, agent_id, limit=limit, before=timestamp_ms(before, "before"), channel_id=room_id)
-    return _listed(found, agent_id, include_embedding == "true")
+    return _listed(found, agent_id)
 
 
 @router.patch(
@@ -158,13 +162,13 @@ async def update_memory(
     _agent(request, agent_id)
     current = await stored.get(caller, agent_id, memory_id)
     updated = await stored.edit(caller, agent_id, memory_id, _changes(body, current, agent_id))
-    memory = views.memory(updated, agent_id, embedding=False)
+    memory = views.memory(updated, agent_id)
     return ok({"id": memory_id, "message": "Memory updated successfully", "memory": memory})
 
 
 def _changes(body: JsonObject, current: Message, agent_id: str) -> MemoryChanges:
     """The edit a partial ElizaOS memory asks for; a clear error for what cannot change."""
-    shown = views.memory(current, agent_id, embedding=False)
+    shown = views.memory(current, agent_id)
     for key in ("entityId", "roomId", "agentId", "worldId"):
         if key in body and body[key] not in (None, shown[key]):
             raise InvalidPayload(

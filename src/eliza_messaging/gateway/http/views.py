@@ -159,9 +159,9 @@ def history_metadata(message: Message) -> JsonObject:
 MEMORY_METADATA = ("type", "source", "entityName", "timestamp", "seq", "updatedAt", "messageServerId")
 
 
-def memory(message: Message, agent_id: str, *, embedding: bool) -> JsonObject:
+def memory(message: Message, agent_id: str) -> JsonObject:
     """ElizaOS's ``Memory`` of a stored message, as the agent ``agent_id`` holds it (``roomId``: the
-    channel). ``embedding`` asks for the vector: this store keeps none, so it is not sent."""
+    channel). No ``embedding``: ElizaOS leaves it out unless asked, and this store keeps none to send."""
     meta = history_metadata(message)
     content: JsonObject = {"text": message.content, "source": message.source_type}
     if isinstance(meta.get("thought"), str):
