@@ -44,10 +44,11 @@ def bob(server: ServerProcess) -> Iterator[ElizaClientSync]:
 
 @pytest.fixture(scope="module")
 def slow_eliza(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose Eliza streams a word every 0.2 s, so a reply is on screen well before it is stored."""
+    """A server whose Eliza streams a word every 0.5 s, so a reply is on screen seconds before it is stored
+    (0.2 s left too short a window on a loaded machine: the history read came after the reply)."""
     base = tmp_path_factory.mktemp("slow-eliza")
     character = base / "eliza.json"
-    character.write_text(json.dumps({"name": "Eliza", "settings": {"word_delay": "0.2"}}))
+    character.write_text(json.dumps({"name": "Eliza", "settings": {"word_delay": "0.5"}}))
     proc = ServerProcess(base / "data", env={"ELIZA_CHARACTERS": str(character)}).start()
     yield proc
     proc.stop()
