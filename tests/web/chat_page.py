@@ -19,10 +19,14 @@ class ChatPage:
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("websocket", lambda socket: self.requests.append(socket.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # What the browser's console shows as an error: a failed request (a 404 included) or a logged error.
+        page.on("console", lambda line: self.errors.append(line.text) if line.type == "error" else None)
 
     @classmethod
-    async def open(cls, browser: Browser, url: str, *, name: str | None = None, viewport: Any = None) -> ChatPage:
-        context = await browser.new_context(viewport=viewport or DESKTOP)
+    async def open(
+        cls, browser: Browser, url: str, *, name: str | None = None, viewport: Any = None, dark: bool = False
+    ) -> ChatPage:
+        context = await browser.new_context(viewport=viewport or DESKTOP, color_scheme="dark" if dark else "light")
         chat = cls(context, await context.new_page())
         await chat.page.goto(f"{url}/")
         await chat.expect_state("online")
@@ -78,6 +82,19 @@ class ChatPage:
         await self.page.fill("#join-channel-id", channel_id)
         await self.page.click("#join-channel button")
         await expect(self.page.locator("#messages")).to_have_attribute("data-channel-id", channel_id)
+
+    def sidebar_channel(self, name: str) -> Locator:
+        return self.page.locator("#channels button", has_text=name)
+
+    def room_agent(self, name: str) -> Locator:
+        return self.page.locator("#room-agent-list button", has_text=name)
+
+    async def set_agent(self, name: str, present: bool) -> None:
+        """Bring an agent into the open channel (or take it out) with its button above the messages."""
+        button = self.room_agent(name)
+        await expect(button).to_have_attribute("aria-pressed", str(not present).lower())
+        await button.click()
+        await expect(button).to_have_attribute("aria-pressed", str(present).lower())
 
     async def open_dm(self, agent_name: str) -> None:
         await self.page.locator("#agents button", has_text=agent_name).click()

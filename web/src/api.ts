@@ -5,6 +5,16 @@ import { DEFAULT_SERVER_ID, toChatMessage, type Agent, type ChannelInfo, type Ch
 
 type Json = Record<string, unknown>;
 
+export type Answer = { ok: true; data: Json } | { ok: false; error: string };
+
+function errorText(error: unknown, response: Response): string {
+  if (typeof error === 'string') return error;
+  if (error && typeof error === 'object' && typeof (error as Json).message === 'string') {
+    return (error as Json).message as string;
+  }
+  return `The server answered ${response.status} ${response.statusText}.`.replace(' .', '.');
+}
+
 export class Api {
   constructor(
     private readonly apiKey: string | null,
@@ -12,18 +22,34 @@ export class Api {
     private readonly onUnauthorized: () => void,
   ) {}
 
-  /** `data` of a `{success, data}` answer; null when the route is missing or failed. */
-  private async get(path: string): Promise<Json | null> {
+  private headers(): Record<string, string> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.apiKey) headers['X-API-KEY'] = this.apiKey;
+    return headers;
+  }
+
+  /** `data` of a `{success, data}` answer; null when the route is missing or failed. */
+  private async get(path: string): Promise<Json | null> {
+    const answer = await this.call(path, { method: 'GET' });
+    return answer.ok ? answer.data : null;
+  }
+
+  /** Any call: `ok` with `data`, or the server's sentence for what went wrong. */
+  private async call(path: string, init: RequestInit): Promise<Answer> {
+    const headers = { ...this.headers(), ...((init.headers as Record<string, string> | undefined) ?? {}) };
     try {
-      const response = await fetch(path, { headers });
+      const response = await fetch(path, { ...init, headers });
       if (response.status === 401) this.onUnauthorized();
-      if (!response.ok) return null;
-      const body = (await response.json()) as { success?: boolean; data?: unknown };
-      return body.success !== false && body.data && typeof body.data === 'object' ? (body.data as Json) : null;
+      const body = (await response.json().catch(() => ({}))) as {
+        success?: boolean;
+        data?: unknown;
+        error?: unknown;
+      };
+      if (!response.ok || body.success === false) return { ok: false, error: errorText(body.error, response) };
+      const data = body.data && typeof body.data === 'object' ? (body.data as Json) : {};
+      return { ok: true, data };
     } catch {
-      return null;
+      return { ok: false, error: 'The server could not be reached.' };
     }
   }
 
@@ -46,9 +72,10 @@ export class Api {
       }));
   }
 
-  /** The server's channels, or null when the server cannot list them. */
-  async channels(serverId: string): Promise<ChannelInfo[] | null> {
-    const data = await this.get(`/api/messaging/message-servers/${serverId}/channels`);
+  /** The server's channels this entity takes part in, or null when the server cannot list them. */
+  async channels(serverId: string, participantId: string): Promise<ChannelInfo[] | null> {
+    const query = new URLSearchParams({ participantId });
+    const data = await this.get(`/api/messaging/message-servers/${serverId}/channels?${query}`);
     if (!data || !Array.isArray(data.channels)) return null;
     return (data.channels as Json[])
       .filter((c) => typeof c.id === 'string')
@@ -65,6 +92,24 @@ export class Api {
     const channel = (data?.channel ?? data) as Json | null;
     if (!channel || typeof channel.id !== 'string' || typeof channel.name !== 'string') return null;
     return { id: channel.id, name: channel.name, type: typeof channel.type === 'string' ? channel.type : 'GROUP' };
+  }
+
+  /** The ids of the agents taking part in a channel, or null when unreadable. */
+  async channelAgents(channelId: string): Promise<string[] | null> {
+    const data = await this.get(`/api/messaging/channels/${channelId}/agents`);
+    if (!data || !Array.isArray(data.agents)) return null;
+    return data.agents.filter((a): a is string => typeof a === 'string');
+  }
+
+  /** Bring an agent into a channel, or take it out. */
+  setAgent(channelId: string, agentId: string, present: boolean): Promise<Answer> {
+    const path = `/api/messaging/channels/${channelId}/agents`;
+    if (!present) return this.call(`${path}/${agentId}`, { method: 'DELETE' });
+    return this.call(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agentId }),
+    });
   }
 
   /** A page of a channel's messages, newest first as the route returns them; null when unreadable. */

@@ -27,6 +27,8 @@ const ui = {
   joinChannel: byId<HTMLFormElement>('join-channel'),
   joinChannelId: byId<HTMLInputElement>('join-channel-id'),
   joinChannelError: byId('join-channel-error'),
+  roomAgents: byId('room-agents'),
+  roomAgentList: byId<HTMLUListElement>('room-agent-list'),
   title: byId('room-title'),
   subtitle: byId('room-subtitle'),
   status: byId('conn-status'),
@@ -55,6 +57,8 @@ let serverId = DEFAULT_SERVER_ID;
 let agents: Agent[] = [];
 let serverChannels: ChannelInfo[] | null = null;
 let room: Room | null = null;
+/** The agents taking part in the open group channel (null: not known yet, or a DM). */
+let roomAgents: Set<string> | null = null;
 /** An agent is working on a message in the open room (controlMessage disable_input). */
 let agentBusy = false;
 
@@ -97,10 +101,12 @@ function open(target: RoomTarget): void {
     if (room) void deliver(room, clientId, text);
   });
   agentBusy = false;
+  roomAgents = null;
+  renderRoomAgents();
   ui.empty.hidden = true;
   ui.messages.hidden = false;
   ui.composer.hidden = false;
-  ui.subtitle.textContent = target.dm ? `Direct message · ${target.id}` : target.id;
+  ui.subtitle.textContent = target.dm ? `Direct message with ${target.name}` : target.id;
   ui.messages.dataset.channelId = target.id;
   const hash = target.dm ? `#/dm/${target.dm.id}` : `#/channel/${target.id}`;
   if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -109,7 +115,6 @@ function open(target: RoomTarget): void {
   closeNav();
   ui.input.focus();
   void sync(room);
-  if (!target.dm) void learnName(room);
 }
 
 function showTitle(target: RoomTarget): void {
@@ -119,7 +124,7 @@ function showTitle(target: RoomTarget): void {
   renderDirectory();
 }
 
-/** A channel opened by id shows its real name once the server tells it (when it has the route). */
+/** A channel opened by id shows its real name once the server tells it (asked once joined: it exists then). */
 async function learnName(current: Room): Promise<void> {
   const info = await api.channel(current.target.id);
   if (current !== room || !info || info.name === current.target.name) return;
@@ -139,16 +144,29 @@ async function sync(current: Room): Promise<void> {
     const ack = await connection.join(current.target.id, serverId, me.id, roomMetadata(current.target), lastSeq);
     if (current !== room) return;
     if (!ack.success) current.note(`Could not join: ${ack.error ?? 'unknown error'}`, 'error');
-    else if (lastSeq !== undefined && ack.missed !== undefined && !ack.truncated) return;
+    else afterJoin(current);
+    if (ack.success && lastSeq !== undefined && ack.missed !== undefined && !ack.truncated) return;
   }
   await catchUp(current, lastSeq);
+}
+
+/** Joined, so the channel exists on the server: its name, its agents, and its place in the sidebar. */
+function afterJoin(current: Room): void {
+  if (current.target.dm) return;
+  void learnName(current);
+  void loadRoomAgents(current);
+  void refreshChannels();
 }
 
 async function catchUp(current: Room, lastSeq: number | undefined): Promise<void> {
   const channelId = current.target.id;
   if (lastSeq === undefined) {
     const page = await api.messages(channelId, { limit: HISTORY_PAGE });
-    if (current === room && page) for (const message of page.reverse()) current.addMessage(message);
+    if (current !== room || !page) return;
+    for (const message of [...page].reverse()) current.addMessage(message);
+    current.setHasOlder(page.length >= HISTORY_PAGE);
+    current.scrollToBottom();
+    if (current.fitsWithoutScrolling()) void loadOlder(current);
     return;
   }
   // Everything after that offset, page by page (newest first, each page below the last); the room
@@ -169,6 +187,69 @@ async function catchUp(current: Room, lastSeq: number | undefined): Promise<void
 
     beforeSeq = oldest;
   }
+}
+
+/** The page before the oldest message shown, by offset, keeping what the reader looks at in place. */
+async function loadOlder(current: Room): Promise<void> {
+  const oldest = current.oldestSeq();
+  if (!current.hasOlder || current.loadingOlder || oldest === undefined) return;
+  if (oldest <= 1) return current.setHasOlder(false);
+  current.loadingOlder = true;
+  const page = await api.messages(current.target.id, { limit: HISTORY_PAGE, beforeSeq: oldest });
+  current.loadingOlder = false;
+  if (current !== room) return;
+  if (!page) return current.setHasOlder(true); // failed: the button stays to try again
+  current.keepScroll(() => {
+    for (const message of page) current.addMessage(message);
+  });
+  current.setHasOlder(page.length >= HISTORY_PAGE);
+  if (current.fitsWithoutScrolling()) void loadOlder(current);
+}
+
+// agents in a group channel -------------------------------------------------------------------
+
+async function loadRoomAgents(current: Room): Promise<void> {
+  const found = await api.channelAgents(current.target.id);
+  if (current !== room) return;
+  roomAgents = found ? new Set(found) : null;
+  renderRoomAgents();
+}
+
+function renderRoomAgents(): void {
+  const shown = room !== null && !room.target.dm && roomAgents !== null && agents.length > 0;
+  ui.roomAgents.hidden = !shown;
+  if (!shown || !roomAgents) return ui.roomAgentList.replaceChildren();
+  const present = roomAgents;
+  ui.roomAgentList.replaceChildren(
+    ...agents.map((agent) => {
+      const inside = present.has(agent.id);
+      const button = h(
+        'button.chip',
+        {
+          type: 'button',
+          'aria-pressed': String(inside),
+          title: inside ? `Take ${agent.name} out of this channel` : `Bring ${agent.name} into this channel`,
+        },
+        h('span.chip-mark', { 'aria-hidden': true }, inside ? '✓' : '+'),
+        agent.name,
+      );
+      button.addEventListener('click', () => void toggleAgent(agent, !inside));
+      return h('li', { 'data-agent-id': agent.id }, button);
+    }),
+  );
+}
+
+async function toggleAgent(agent: Agent, present: boolean): Promise<void> {
+  const current = room;
+  if (!current || current.target.dm) return;
+  const answer = await api.setAgent(current.target.id, agent.id, present);
+  if (current !== room) return;
+  if (!answer.ok) {
+    current.note(`Could not ${present ? 'add' : 'remove'} ${agent.name}: ${answer.error}`, 'error');
+    return;
+  }
+  current.note(`${agent.name} ${present ? 'was added to' : 'was taken out of'} this channel`, 'agents');
+  await loadRoomAgents(current);
 }
 
 // sending and typing --------------------------------------------------------------------------
@@ -248,8 +329,14 @@ async function refreshDirectory(): Promise<void> {
   serverId = server;
   agents = foundAgents ?? [];
   for (const agent of agents) names.addAgent(agent);
-  serverChannels = await api.channels(serverId);
+  await refreshChannels();
+}
+
+/** The channels this visitor takes part in (the server records each one it joined). */
+async function refreshChannels(): Promise<void> {
+  serverChannels = await api.channels(serverId, me.id);
   renderDirectory();
+  renderRoomAgents();
 }
 
 function navButton(label: string, active: boolean, onClick: () => void, ...extra: Node[]): HTMLLIElement {
@@ -280,8 +367,10 @@ function renderDirectory(): void {
   ui.agentsEmpty.hidden = agents.length > 0;
 
   const listed = new Map<string, string>();
-  for (const channel of serverChannels ?? []) if (channel.type !== 'DM') listed.set(channel.id, channel.name);
-  for (const channel of storage.recentChannels()) if (!listed.has(channel.id)) listed.set(channel.id, channel.name);
+  for (const channel of serverChannels ?? storage.recentChannels()) {
+    if (!('type' in channel) || channel.type !== 'DM') listed.set(channel.id, channel.name);
+  }
+  if (room && !room.target.dm && !listed.has(room.target.id)) listed.set(room.target.id, room.target.name);
   ui.channels.replaceChildren(
     ...[...listed].map(([id, name]) => {
       const item = navButton(
@@ -419,6 +508,13 @@ ui.input.addEventListener('input', () => {
   updateComposer();
 });
 ui.input.addEventListener('blur', stopTyping);
+
+ui.messages.addEventListener('scroll', () => {
+  if (room && ui.messages.scrollTop < 80) void loadOlder(room);
+});
+ui.messages.addEventListener('load-older', () => {
+  if (room) void loadOlder(room);
+});
 
 ui.menu.addEventListener('click', () => {
   const opened = document.body.classList.toggle('nav-open');

@@ -63,6 +63,11 @@ export class Room {
   private readonly typists = new Map<string, number>();
   private readonly thinking = new Set<string>();
   private typingTimer: number | undefined;
+  /** The top of the list: a button to load older messages, or the start of the conversation. */
+  private readonly edge: HTMLElement;
+  /** Whether the server may hold messages older than those shown (the last page read was full). */
+  hasOlder = false;
+  loadingOlder = false;
 
   constructor(
     readonly target: RoomTarget,
@@ -73,8 +78,42 @@ export class Room {
     /** Called with a failed message's client id when the user asks to send it again. */
     private readonly onRetry: (clientId: string, text: string) => void,
   ) {
-    list.replaceChildren();
+    this.edge = h('div.history-edge', { 'data-testid': 'history-edge' });
+    list.replaceChildren(this.edge);
     this.renderTyping();
+    this.setHasOlder(false);
+  }
+
+  /** The lowest channel offset shown: where "load older" continues. */
+  oldestSeq(): number | undefined {
+    let oldest: number | undefined;
+    for (const entry of this.entries) {
+      if (entry.seq !== undefined && (oldest === undefined || entry.seq < oldest)) oldest = entry.seq;
+    }
+    return oldest;
+  }
+
+  setHasOlder(more: boolean): void {
+    this.hasOlder = more;
+    this.edge.dataset.more = String(more);
+    if (more) {
+      const button = h('button.load-older', { type: 'button' }, 'Load older messages');
+      button.addEventListener('click', () => this.list.dispatchEvent(new Event('load-older')));
+      this.edge.replaceChildren(button);
+    } else {
+      this.edge.replaceChildren(this.entries.length ? 'The beginning of this conversation' : '');
+    }
+  }
+
+  /** Run `change` (adding older messages above) without moving what the reader looks at. */
+  keepScroll(change: () => void): void {
+    const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+    change();
+    this.list.scrollTop = this.list.scrollHeight - fromBottom;
+  }
+
+  fitsWithoutScrolling(): boolean {
+    return this.hasOlder && this.list.scrollHeight <= this.list.clientHeight;
   }
 
   /** The highest channel offset this page has seen: where a rejoin resumes (never a clock). */
@@ -227,6 +266,7 @@ export class Room {
     this.entries.length = 0;
     this.byId.clear();
     this.byClientId.clear();
+    this.setHasOlder(false);
   }
 
   // presence and typing ------------------------------------------------------------------
