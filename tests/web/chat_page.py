@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 DESKTOP = {"width": 1200, "height": 760}
+
+# What a browser does when a file from the desktop is dropped on the open channel.
+DROP_FILE = """([name, type, encoded]) => {
+  const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type }));
+  const target = document.getElementById('messages');
+  for (const kind of ['dragenter', 'dragover', 'drop']) {
+    target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
 
 
 class ChatPage:
@@ -95,6 +107,12 @@ class ChatPage:
         await expect(button).to_have_attribute("aria-pressed", str(not present).lower())
         await button.click()
         await expect(button).to_have_attribute("aria-pressed", str(present).lower())
+
+    async def drop_file(self, name: str, data: bytes, content_type: str) -> None:
+        await self.page.evaluate(DROP_FILE, [name, content_type, base64.b64encode(data).decode()])
+
+    def staged(self, state: str) -> Locator:
+        return self.page.locator(f"#composer-files .staged[data-state={state}]")
 
     async def open_dm(self, agent_name: str) -> None:
         await self.page.locator("#agents button", has_text=agent_name).click()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -342,3 +344,83 @@ async def test_deleted_and_cleared_messages_leave_the_page(browser: Browser, ser
     assert cleared.status_code == 204
     await expect(chat.message("this one stays")).to_have_count(0)  # channelCleared
     assert chat.errors == []
+
+
+def picture(width: int = 160, height: int = 100) -> bytes:
+    """A real PNG a browser draws: a colour gradient of this size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 180)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+# Waits for the image to load and be decoded (rejects when the browser cannot draw it).
+NATURAL_WIDTH = "img => img.decode().then(() => img.naturalWidth)"
+
+
+async def test_a_dropped_picture_is_uploaded_and_shown_to_the_other_members(
+    browser: Browser, server: ServerProcess, artifacts: Path
+) -> None:
+    ada = await ChatPage.open(browser, server.url, name="Ada")
+    bob = await ChatPage.open(browser, server.url, name="Bob")
+    channel = await ada.create_channel(f"pictures-{new_id()[:6]}")
+    await bob.open_channel(channel)
+    image = picture()
+
+    await ada.drop_file("sunset.png", image, "image/png")
+    await expect(ada.staged("ready")).to_have_count(1)
+    await expect(ada.staged("ready")).to_contain_text("sunset.png")
+    await ada.send("look at this sunset")
+    await expect(ada.staged("ready")).to_have_count(0)
+
+    shown = bob.message("look at this sunset").locator(".file-image img")
+    await expect(shown).to_be_visible()
+    await expect(shown).to_have_attribute("alt", "sunset.png")
+    assert await shown.evaluate(NATURAL_WIDTH) == 160  # drawn: the server serves an image
+    src = str(await shown.get_attribute("src"))
+    assert src.startswith(f"{server.url}/media/uploads/channels/{channel}/"), src
+    assert httpx.get(src).content == image
+    assert await ada.message("look at this sunset").locator("img").evaluate(NATURAL_WIDTH) == 160
+    history = httpx.get(f"{server.url}/api/messaging/channels/{channel}/messages?limit=5").json()["data"]["messages"]
+    stored = history[0]["attachments"]
+    assert [(a["url"], a["title"], a["contentType"]) for a in stored] == [
+        (src.removeprefix(server.url), "sunset.png", "image")
+    ]
+
+    # A file picked with the button, sent without text: a link to it, for Bob too.
+    await ada.page.locator("#file-input").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"shopping: eggs, milk\n"}]
+    )
+    await expect(ada.staged("ready")).to_have_count(1)
+    await ada.page.click("#send")
+    link = bob.page.locator(".msg a.file", has_text="notes.txt")
+    await expect(link).to_be_visible()
+    assert httpx.get(str(await link.get_attribute("href"))).content == b"shopping: eggs, milk\n"
+
+    await bob.page.reload()  # from the history too
+    assert await bob.message("look at this sunset").locator("img").evaluate(NATURAL_WIDTH) == 160
+    await expect(bob.page.locator(".msg a.file", has_text="notes.txt")).to_be_visible()
+    await bob.page.screenshot(path=str(artifacts / "web-chat-attachment.png"))
+    assert ada.errors == [] and bob.errors == []
+
+
+async def test_a_file_the_server_refuses_is_not_sent_and_the_page_says_why(
+    browser: Browser, server: ServerProcess
+) -> None:
+    chat = await ChatPage.open(browser, server.url, name="Ada")
+    channel = await chat.create_channel(f"refusals-{new_id()[:6]}")
+    await chat.drop_file("tool.exe", b"MZ\x90\x00" + bytes(200), "application/octet-stream")
+    note = chat.note("error")
+    await expect(note).to_contain_text("Could not upload tool.exe")
+    await expect(note).to_contain_text("image/png")  # the server's sentence lists what it takes
+    await expect(chat.staged("ready")).to_have_count(0)
+    await expect(chat.staged("uploading")).to_have_count(0)
+    await expect(chat.page.locator("#send")).to_be_disabled()
+    assert stored_texts(server, channel) == []
+    assert [e for e in chat.errors if "415" not in e] == []  # the browser logs the refused request itself

@@ -1,7 +1,16 @@
 // The REST routes this page reads. Each tolerates a server that lacks the route (404): the page
 // then does without (no channel directory, no agent list) instead of failing.
 
-import { DEFAULT_SERVER_ID, toChatMessage, type Agent, type ChannelInfo, type ChatMessage } from './wire';
+import { uuid4 } from './ids';
+import {
+  DEFAULT_SERVER_ID,
+  categoryOf,
+  toChatMessage,
+  type Agent,
+  type Attachment,
+  type ChannelInfo,
+  type ChatMessage,
+} from './wire';
 
 type Json = Record<string, unknown>;
 
@@ -110,6 +119,30 @@ export class Api {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ agentId }),
     });
+  }
+
+  /** Upload a file into a channel (multipart field `file`); the attachment to send, or the server's refusal. */
+  async upload(
+    channelId: string,
+    file: File,
+  ): Promise<{ ok: true; attachment: Attachment } | { ok: false; error: string }> {
+    const body = new FormData();
+    body.append('file', file, file.name);
+    const answer = await this.call(`/api/messaging/channels/${channelId}/upload-media`, { method: 'POST', body });
+    if (!answer.ok) return answer;
+    const url = answer.data.url;
+    if (typeof url !== 'string') return { ok: false, error: 'The server did not say where it stored the file.' };
+    const mimeType = typeof answer.data.mimeType === 'string' ? answer.data.mimeType : 'application/octet-stream';
+    const attachment: Attachment = {
+      id: uuid4(),
+      url,
+      title: typeof answer.data.originalName === 'string' ? answer.data.originalName : file.name,
+      source: 'web_chat',
+      contentType: categoryOf(mimeType),
+      mimeType,
+      size: typeof answer.data.size === 'number' ? answer.data.size : file.size,
+    };
+    return { ok: true, attachment };
   }
 
   /** A page of a channel's messages, newest first as the route returns them; null when unreadable. */

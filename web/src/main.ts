@@ -7,7 +7,15 @@ import { byId, h } from './dom';
 import { dmChannelId, isUuid, uuid4 } from './ids';
 import { Names, Room, type RoomTarget } from './room';
 import * as storage from './storage';
-import { DEFAULT_SERVER_ID, MessageType, channelOf, toChatMessage, type Agent, type ChannelInfo } from './wire';
+import {
+  DEFAULT_SERVER_ID,
+  MessageType,
+  channelOf,
+  toChatMessage,
+  type Agent,
+  type Attachment,
+  type ChannelInfo,
+} from './wire';
 
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
@@ -38,6 +46,11 @@ const ui = {
   typing: byId('typing'),
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLTextAreaElement>('composer-input'),
+  attach: byId<HTMLButtonElement>('attach'),
+  fileInput: byId<HTMLInputElement>('file-input'),
+  files: byId<HTMLUListElement>('composer-files'),
+  dropHint: byId('drop-hint'),
+  main: document.querySelector<HTMLElement>('main.main') ?? document.body,
   send: byId<HTMLButtonElement>('send'),
 };
 
@@ -61,6 +74,15 @@ let room: Room | null = null;
 let roomAgents: Set<string> | null = null;
 /** An agent is working on a message in the open room (controlMessage disable_input). */
 let agentBusy = false;
+
+/** A file picked or dropped for the next message: uploading, then ready to be sent with it. */
+interface StagedFile {
+  key: string;
+  name: string;
+  attachment?: Attachment;
+}
+const MAX_STAGED_FILES = 10;
+let staged: StagedFile[] = [];
 
 const connection = new Connection(me.id, apiKey, showConnection);
 
@@ -97,9 +119,11 @@ function roomMetadata(target: RoomTarget): Record<string, unknown> {
 function open(target: RoomTarget): void {
   if (room?.target.id === target.id) return closeNav();
   stopTyping();
-  room = new Room(target, me.id, names, ui.messages, ui.typing, (clientId, text) => {
-    if (room) void deliver(room, clientId, text);
+  room = new Room(target, me.id, names, ui.messages, ui.typing, (clientId, text, attachments) => {
+    if (room) void deliver(room, clientId, text, attachments);
   });
+  staged = [];
+  renderStaged();
   agentBusy = false;
   roomAgents = null;
   renderRoomAgents();
@@ -254,7 +278,7 @@ async function toggleAgent(agent: Agent, present: boolean): Promise<void> {
 
 // sending and typing --------------------------------------------------------------------------
 
-async function deliver(target: Room, clientId: string, text: string): Promise<void> {
+async function deliver(target: Room, clientId: string, text: string, attachments: Attachment[]): Promise<void> {
   target.retrying(clientId);
   const dm = target.target.dm;
   const request = {
@@ -265,6 +289,7 @@ async function deliver(target: Room, clientId: string, text: string): Promise<vo
     text,
     clientMessageId: clientId,
     metadata: roomMetadata(target.target),
+    attachments,
     ...(dm ? { targetUserId: dm.id } : {}),
   };
   const ack = await connection.send(request);
@@ -274,14 +299,69 @@ async function deliver(target: Room, clientId: string, text: string): Promise<vo
 
 function submit(): void {
   const text = ui.input.value.trim();
-  if (!room || !text || !connection.online || agentBusy) return;
+  const attachments = staged.flatMap((file) => (file.attachment ? [file.attachment] : []));
+  if (!room || (!text && !attachments.length) || uploading() || !connection.online || agentBusy) return;
   const clientId = uuid4();
-  room.addPending(clientId, text, me.name);
+  room.addPending(clientId, text, me.name, attachments);
   ui.input.value = '';
+  staged = [];
+  renderStaged();
   autosize();
   stopTyping();
   updateComposer();
-  void deliver(room, clientId, text);
+  void deliver(room, clientId, text, attachments);
+}
+
+// attachments ---------------------------------------------------------------------------------
+
+function uploading(): boolean {
+  return staged.some((file) => !file.attachment);
+}
+
+/** Upload each file into the open channel now; it is sent with the next message. */
+function attachFiles(files: Iterable<File>): void {
+  const current = room;
+  if (!current) return;
+  for (const file of files) {
+    if (staged.length >= MAX_STAGED_FILES) {
+      current.note(`At most ${MAX_STAGED_FILES} files go with one message: send these first.`, 'error');
+      break;
+    }
+    const entry: StagedFile = { key: uuid4(), name: file.name };
+    staged.push(entry);
+    void api.upload(current.target.id, file).then((answer) => {
+      if (current !== room || !staged.includes(entry)) return;
+      if (answer.ok) entry.attachment = answer.attachment;
+      else {
+        staged = staged.filter((other) => other !== entry);
+        current.note(`Could not upload ${file.name}: ${answer.error}`, 'error');
+      }
+      renderStaged();
+      updateComposer();
+    });
+  }
+  renderStaged();
+  updateComposer();
+}
+
+function renderStaged(): void {
+  ui.files.hidden = staged.length === 0;
+  ui.files.replaceChildren(
+    ...staged.map((file) => {
+      const remove = h('button.unstage', { type: 'button', 'aria-label': `Remove ${file.name}` }, '×');
+      remove.addEventListener('click', () => {
+        staged = staged.filter((other) => other !== file);
+        renderStaged();
+        updateComposer();
+      });
+      return h(
+        'li.staged',
+        { 'data-state': file.attachment ? 'ready' : 'uploading' },
+        h('span.label-text', {}, file.attachment ? file.name : `Uploading ${file.name}…`),
+        remove,
+      );
+    }),
+  );
 }
 
 let typingSentAt = 0;
@@ -314,7 +394,8 @@ function updateComposer(): void {
     : connection.online
       ? 'Write a message…'
       : 'Reconnecting… you can keep typing';
-  ui.send.disabled = agentBusy || !connection.online || !ui.input.value.trim();
+  ui.send.disabled = agentBusy || !connection.online || uploading() || (!ui.input.value.trim() && !staged.length);
+  ui.attach.disabled = agentBusy;
 }
 
 function autosize(): void {
@@ -508,6 +589,41 @@ ui.input.addEventListener('input', () => {
   updateComposer();
 });
 ui.input.addEventListener('blur', stopTyping);
+
+ui.attach.addEventListener('click', () => ui.fileInput.click());
+ui.fileInput.addEventListener('change', () => {
+  if (ui.fileInput.files) attachFiles([...ui.fileInput.files]);
+  ui.fileInput.value = '';
+});
+// A file dragged over the open channel can be dropped anywhere on it.
+let dragDepth = 0;
+const carriesFiles = (event: DragEvent): boolean => event.dataTransfer?.types.includes('Files') ?? false;
+ui.main.addEventListener('dragenter', (event) => {
+  if (!room || !carriesFiles(event)) return;
+  dragDepth++;
+  ui.dropHint.hidden = false;
+});
+ui.main.addEventListener('dragover', (event) => {
+  if (!room || !carriesFiles(event)) return;
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+});
+ui.main.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) ui.dropHint.hidden = true;
+});
+ui.main.addEventListener('drop', (event) => {
+  dragDepth = 0;
+  ui.dropHint.hidden = true;
+  if (!room || !event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  attachFiles([...event.dataTransfer.files]);
+  ui.input.focus();
+});
+
+// A file dropped anywhere else must not make the browser leave the chat to show it.
+window.addEventListener('dragover', (event) => event.preventDefault());
+window.addEventListener('drop', (event) => event.preventDefault());
 
 ui.messages.addEventListener('scroll', () => {
   if (room && ui.messages.scrollTop < 80) void loadOlder(room);
