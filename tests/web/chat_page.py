@@ -11,10 +11,11 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 DESKTOP = {"width": 1200, "height": 760}
 
 # What a browser does when a file from the desktop is dropped on the open channel.
-DROP_FILE = """([name, type, encoded]) => {
-  const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+DROP_FILES = """(files) => {
   const data = new DataTransfer();
-  data.items.add(new File([bytes], name, { type }));
+  for (const [name, type, encoded] of files) {
+    data.items.add(new File([Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0))], name, { type }));
+  }
   const target = document.getElementById('messages');
   for (const kind of ['dragenter', 'dragover', 'drop']) {
     target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
@@ -109,7 +110,12 @@ class ChatPage:
         await expect(button).to_have_attribute("aria-pressed", str(present).lower())
 
     async def drop_file(self, name: str, data: bytes, content_type: str) -> None:
-        await self.page.evaluate(DROP_FILE, [name, content_type, base64.b64encode(data).decode()])
+        await self.drop_files([(name, data, content_type)])
+
+    async def drop_files(self, files: list[tuple[str, bytes, str]]) -> None:
+        """Files dropped together on the open channel, as from the desktop."""
+        encoded = [[name, kind, base64.b64encode(data).decode()] for name, data, kind in files]
+        await self.page.evaluate(DROP_FILES, encoded)
 
     def staged(self, state: str) -> Locator:
         return self.page.locator(f"#composer-files .staged[data-state={state}]")

@@ -424,3 +424,21 @@ async def test_a_file_the_server_refuses_is_not_sent_and_the_page_says_why(
     await expect(chat.page.locator("#send")).to_be_disabled()
     assert stored_texts(server, channel) == []
     assert [e for e in chat.errors if "415" not in e] == []  # the browser logs the refused request itself
+
+
+async def test_one_message_takes_at_most_ten_files(
+    browser: Browser, server_factory: Callable[..., ServerProcess]
+) -> None:
+    server = server_factory({"ELIZA_UPLOAD_RATE": "0"})
+    chat = await ChatPage.open(browser, server.url, name="Ada")
+    channel = await chat.create_channel("many-files")
+    await chat.drop_files([(f"part-{n:02d}.txt", f"part {n}\n".encode(), "text/plain") for n in range(12)])
+    await expect(chat.note("error")).to_contain_text("At most 10 files go with one message")
+    await expect(chat.staged("ready")).to_have_count(10)
+    await chat.page.click("#send")
+    await expect(chat.staged("ready")).to_have_count(0)
+    sent = chat.page.locator(".msg[data-state=sent] a.file")
+    await expect(sent).to_have_count(10)
+    history = httpx.get(f"{server.url}/api/messaging/channels/{channel}/messages").json()["data"]["messages"]
+    assert [a["title"] for a in history[0]["attachments"]] == [f"part-{n:02d}.txt" for n in range(10)]
+    assert chat.errors == []
