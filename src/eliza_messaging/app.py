@@ -36,6 +36,7 @@ from .gateway.http import (
     entities,
     exports,
     health,
+    media,
     memories,
     messages,
     servers,
@@ -53,7 +54,9 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
+from .messaging.rates import CallerRate
 from .messaging.retention import Retention
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
@@ -61,6 +64,7 @@ from .messaging.validation import Limits
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
+from .store.media_files import MediaFiles
 from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
@@ -81,6 +85,7 @@ class Components:
     agents: AgentRegistry
     logs: LogStream
     authenticator: Authenticator
+    media: MediaLibrary
 
 
 def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
@@ -144,7 +149,14 @@ def build_components(settings: Settings) -> Components:
             max_queued=settings.agent_lane_max,
         ),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator)
+    library = MediaLibrary(
+        MediaFiles(settings.uploads_dir),
+        messaging.access,
+        messaging.identity,
+        max_bytes=settings.upload_max_bytes,
+        rate=CallerRate("uploads", settings.upload_rate, settings.upload_burst),
+    )
+    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator, library)
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -259,6 +271,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.store.open()
         await start_client_manager(parts.sio)
         await parts.messaging.start()
+        parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         if retention is not None:
@@ -285,6 +298,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.messaging = parts.messaging
     api.state.components = parts
     api.state.agents = parts.agents
+    api.state.media = parts.media
     install_error_handlers(api)
     api.include_router(health.router)
     if settings.metrics_port is None:
@@ -296,8 +310,14 @@ def create_app(settings: Settings | None = None) -> Any:
     for router in (messages, exports, entities, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
     api.include_router(memories.router)
+    api.include_router(media.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
-    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
+    upload_cap = settings.upload_max_bytes + media.ENVELOPE_BYTES
+    api.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_frame_bytes,
+        streamed=[(pattern, upload_cap) for pattern in media.UPLOAD_PATHS],
+    )
     # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.
     api.add_middleware(
         CORSMiddleware,

@@ -17,10 +17,13 @@ Responses = dict[int | str, dict[str, Any]]
 
 _WHY = {
     400: "Invalid input: the message names the field and the fix",
-    403: "Not allowed: the message says who may do this and how to show it",
     404: "Not found",
     409: "Already exists",
+    403: "Not allowed for this caller (data isolation, identity)",
     410: "The session has expired",
+    413: "Too large: the message gives the limit",
+    415: "A type that may not be uploaded: 'allowed' lists those that may",
+    429: "Over the rate: retryAfterMs (and Retry-After) say when to try again",
     502: "The agent failed while answering (the user's message is stored)",
     503: "The database did not answer; nothing was changed. Retry.",
     504: "No agent answered in time (the user's message is stored; the reply may still come over Socket.IO)",
