@@ -4,10 +4,12 @@ bounded batches that report what went (so rooms can be told), nothing else touch
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from eliza_messaging.store.base import Store
 from tests.conftest import new_id
+from tests.store.conftest import Backend
 from tests.store.test_conformance import channel, channel_record, message, with_server
 
 
@@ -110,3 +112,25 @@ async def test_deleting_by_age_takes_only_what_is_older(any_store: Store) -> Non
     # offsets are never reused after deleting: the next message continues the sequence
     later = await any_store.append_message(message(cid, "new", at=60))
     assert later.message.seq == 6
+
+
+async def test_two_nodes_sweeping_at_once_delete_each_row_once(backend: Backend) -> None:
+    first, second = backend.make(), backend.make()  # two nodes on one database
+    await first.open()
+    await second.open()
+    try:
+        await with_server(first)
+        cid = await channel(first)
+        stored = await asyncio.gather(*(first.append_message(message(cid, f"m{i}", at=i)) for i in range(300)))
+        reported: list[tuple[str, str]] = []
+
+        async def sweep(store: Store) -> None:
+            while batch := await store.delete_messages_before(1_000, limit=25):
+                reported.extend(batch)
+
+        await asyncio.gather(sweep(first), sweep(second), sweep(first), sweep(second))
+        assert sorted(reported) == sorted((cid, s.message.id) for s in stored)  # each once, none missed
+        assert await first.list_messages(cid, limit=-1) == []
+    finally:
+        await first.close()
+        await second.close()
