@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     replay_max: int = Field(
         500, ge=0, validation_alias=AliasChoices("ELIZA_REPLAY_MAX", "replay_max")
     )  # a rejoin with lastSeq gets at most this many missed messages (the newest); 0: none, only the count
+    recovery_window_s: float = Field(
+        120.0, ge=0, validation_alias=AliasChoices("ELIZA_RECOVERY_WINDOW_S", "recovery_window_s")
+    )  # Socket.IO connection-state recovery: how long a dropped socket's session and missed packets are kept
+    recovery_log_max: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_RECOVERY_LOG_MAX", "recovery_log_max")
+    )  # at most this many room broadcasts are kept for it (per node, or in Redis for all); 0 s window: off
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
