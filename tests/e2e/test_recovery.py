@@ -25,7 +25,12 @@ from tests.support.tcp_proxy import TcpProxy
 
 CUT_S = 10.0
 #: The client retries every half second or so while its path is cut, as a browser tab would.
-RECONNECTING = {"reconnection": True, "reconnectionDelay": 300, "reconnectionDelayMax": 600, "transports": ["websocket"]}
+RECONNECTING = {
+    "reconnection": True,
+    "reconnectionDelay": 300,
+    "reconnectionDelayMax": 600,
+    "transports": ["websocket"],
+}
 
 
 @asynccontextmanager
