@@ -257,3 +257,35 @@ async def test_a_client_of_a_killed_node_recovers_on_another_node_after_it_was_r
         finally:
             a.stop()
             b.stop()
+
+
+async def test_a_client_of_a_stopping_node_recovers_on_another_node(
+    server_factory: Callable[..., ServerProcess], clients: Any
+) -> None:
+    """A rolling restart: SIGTERM closes A's sockets (``serverShutdown``); they recover on B."""
+    async with shared_nodes_env() as env:
+        a, b = server_factory(env), server_factory(env)
+        try:
+            room, ann, bob = new_id(), new_id(), new_id()
+            async with proxy_to(a) as proxy:
+                away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
+                talker, _ = await connect(clients, b.url, room, bob)
+                before = await say(talker, room, bob, "before the restart")
+                await away.event("messageBroadcast", where=lambda m: m["id"] == before[0])
+
+                proxy.target_port = b.port  # new connections go to B; A's stays until A closes it
+                stopping = asyncio.create_task(asyncio.to_thread(a.terminate, 30))
+                await away.event("serverShutdown", timeout=15)
+                during = await say(talker, room, bob, "while A stops 1", "while A stops 2")
+                assert await stopping is not None, "A did not stop within its grace"
+
+                back = await reconnected(away)
+                assert back["recovered"] is True, back
+                assert back["sid"] == sid
+                after = await say(talker, room, bob, "after the restart")
+                await away.event("messageBroadcast", where=lambda m: m["id"] == after[0])
+                await away.quiet(0.5)
+                assert_each_once_in_order(away, room, before + during + after)
+        finally:
+            a.stop()
+            b.stop()
