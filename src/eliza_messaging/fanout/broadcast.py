@@ -106,12 +106,12 @@ class BroadcastManager(socketio.AsyncManager):  # type: ignore[misc]
         if callback is not None:
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
             return
-        if namespace not in self.rooms:
-            return
-        text = event_text(namespace, event, _arguments(data))
         packet_log = self.packet_log
-        offset = packet_log.append(text, room, skip_sid) if logged and packet_log is not None else None
-        await self._deliver(namespace, room, skip_sid, text, offset)
+        if logged and packet_log is not None:  # logged even when nobody is here now: someone may come back
+            text = event_text(namespace, event, _arguments(data))
+            await self._deliver(namespace, room, skip_sid, text, packet_log.append(text, room, skip_sid))
+        elif namespace in self.rooms:
+            await self._deliver(namespace, room, skip_sid, event_text(namespace, event, _arguments(data)), None)
 
     async def _deliver(self, namespace: str, room: Any, skip_sid: Any, text: str, offset: str | None) -> None:
         """Queue one encoded event for every socket of ``room`` on this node (less ``skip_sid``)."""

@@ -37,16 +37,17 @@ BEATING_MS: Final = int((TTL_S - REFRESH_S - 0.5) * 1000)
 
 # KEYS: the saved session, the pid's node's live key and presence record, the log stream.
 # ARGV: pid, sid, offset. The session (JSON) when it was there and the offset is in the log; the
-# node's live key's time left (ms) when it has no saved session and the node may be alive; else nil.
+# node's live key's time left (ms) when the socket is in the record of a node that may be alive (only
+# the client with the pid can make a claim wait); else nil.
 _CLAIM: Final = """
 local s = redis.call('GETDEL', KEYS[1])
 if not s then
-  local left = redis.call('PTTL', KEYS[2])
-  if left > 0 then return left end
   local rec = redis.call('HGET', KEYS[3], ARGV[2])
   if not rec then return false end
   local ok, v = pcall(cjson.decode, rec)
   if not ok or type(v) ~= 'table' or v['pid'] ~= ARGV[1] then return false end
+  local left = redis.call('PTTL', KEYS[2])
+  if left > 0 then return left end
   redis.call('HDEL', KEYS[3], ARGV[2])
   s = rec
 end

@@ -39,6 +39,8 @@ log = logging.getLogger("eliza_messaging.gateway.recovery")
 
 #: How long after a recovery a late live copy of a packet the log already sent is still dropped.
 FLOOR_S: Final = 10.0
+#: Packets held for one recovering socket at most; past it the socket is closed (it reconnects afresh).
+HELD_MAX: Final = 10_000
 NAMESPACE: Final = "/"
 
 
@@ -78,6 +80,8 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
         self._restoring: dict[str, JsonObject] = {}  # sid -> its session, while its connect handler runs
         self._held: dict[str, list[Any]] = {}  # eio sid -> packets kept while its missed ones are sent
         self._floors: dict[str, tuple[tuple[int, int], float]] = {}  # eio sid -> (last offset sent, until)
+        self._overflowed: set[str] = set()  # eio sids closed for more than ``held_max`` held packets
+        self.held_max = HELD_MAX
         super().__init__(*args, **kwargs)
 
     # for the connect and disconnect handlers (gateway/socketio.py) ----------------------------
@@ -166,6 +170,14 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
             await self._send_packet(eio_sid, refused)
             await manager.disconnect(sid, NAMESPACE, ignore_queue=True)
             return True
+        socket = self.eio.sockets.get(eio_sid)
+        if eio_sid in self._overflowed or socket is None or socket.closed:  # closed meanwhile
+            self._overflowed.discard(eio_sid)
+            self._held.pop(eio_sid, None)
+            # python-socketio skips the disconnect handler of a socket still connecting: run it here
+            await self._trigger_event("disconnect", NAMESPACE, sid, self.reason.SERVER_DISCONNECT)
+            await manager.disconnect(sid, NAMESPACE, ignore_queue=True)
+            return True
         self._pids[sid] = pid
         rooms = {sid, *session_rooms(session)}
         missed: list[tuple[str, str]] = []
@@ -208,11 +220,29 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         held = self._held.get(eio_sid)
         if held is not None:
-            held.append(eio_pkt)
+            if len(held) >= self.held_max:
+                self._overflow(eio_sid, held)
+            elif eio_sid not in self._overflowed:
+                held.append(eio_pkt)
             return
         if self._floors and not self._fresh(eio_sid, eio_pkt):
             return
         await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    def _overflow(self, eio_sid: str, held: list[Any]) -> None:
+        """More arrived for a recovering socket than may be held: close it (not recoverable, so its client
+        reconnects afresh and rejoins with ``lastSeq``)."""
+        held.clear()
+        if eio_sid in self._overflowed:
+            return
+        self._overflowed.add(eio_sid)
+        log.warning(
+            "recovering socket closed: too much arrived for it while its missed packets were read",
+            extra={"eio_sid": eio_sid, "limit": self.held_max},
+        )
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            self.start_background_task(socket.close, wait=False, abort=True, reason=self.reason.SERVER_DISCONNECT)
 
     def _fresh(self, eio_sid: str, pkt: Any) -> bool:
         """False for a logged packet the recovery already sent this socket."""
