@@ -193,7 +193,7 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
         await self._release(eio_sid, floor)
         await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT, {"sid": sid}, namespace=NAMESPACE))
         await manager.connect(sid, NAMESPACE)
-        log.info("connection state recovered", extra={"sid": sid, "missed": len(missed)})
+        log.debug("connection state recovered", extra={"sid": sid, "missed": len(missed)})
         return True
 
     async def _release(self, eio_sid: str, floor: tuple[int, int]) -> None:
