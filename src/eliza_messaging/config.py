@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(
         3600.0, gt=0, validation_alias=AliasChoices("ELIZA_RETENTION_INTERVAL", "retention_interval_s")
     )  # with retention on: seconds between sweeps (the first runs at start)
+    recovery_window_s: float = Field(
+        120.0, ge=0, validation_alias=AliasChoices("ELIZA_RECOVERY_WINDOW_S", "recovery_window_s")
+    )  # Socket.IO connection-state recovery: how long a dropped socket's session and missed packets are kept
+    recovery_log_max: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_RECOVERY_LOG_MAX", "recovery_log_max")
+    )  # at most this many room broadcasts are kept for it (per node, or in Redis for all); 0 s window: off
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
