@@ -217,6 +217,11 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
 
     # where every packet to a socket lands ----------------------------------------------------
 
+    def sees_packets_of(self, eio_sid: str) -> bool:
+        """A recovering socket (packets held) or one just recovered (a floor) needs ``_send_eio_packet``
+        below; the fanout (fanout/broadcast.py) queues everyone else's directly."""
+        return eio_sid in self._held or eio_sid in self._floors or super().sees_packets_of(eio_sid)
+
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         held = self._held.get(eio_sid)
         if held is not None:
