@@ -33,6 +33,8 @@ from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
 from .replay import LiveHold, Replay
 from .replies import ReplyWatchers, Watch
 from .reply import Reply
+from .runs import DEFAULT_KEEP as DEFAULT_RUNS_KEEP
+from .runs import AgentRuns
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -61,12 +63,14 @@ class MessagingService:
         live_hold: LiveHold | None = None,
         replay_max: int = DEFAULT_REPLAY_MAX,
         node_records: NodeRecords | None = None,
+        runs_keep: int = DEFAULT_RUNS_KEEP,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
         ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
-        for another to clean up if it dies (``nodes.py``; several nodes)."""
+        for another to clean up if it dies (``nodes.py``; several nodes). ``runs_keep``: agent runs kept per
+        agent (``runs.py``)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -84,6 +88,7 @@ class MessagingService:
         self.replies = ReplyWatchers(relay)
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
+        self.runs = AgentRuns(store, self.access, keep=runs_keep)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
         self.nodes = (
             Nodes(node_records, fanout, self.replies.notify, self.presence.sockets)
