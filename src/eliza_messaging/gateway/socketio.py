@@ -59,6 +59,10 @@ class SocketGateway:
         self.authenticator = authenticator or Authenticator(api_key=api_key)
         self.logs = logs
         server.on("connect", self.on_connect)
+        # The app's server (guarded.py) greets a socket after its CONNECT packet; a plain one, in the handler.
+        self._greets_after_connect = hasattr(server, "on_connected")
+        if self._greets_after_connect:
+            server.on_connected = self.messaging.welcome
         server.on("disconnect", self.on_disconnect)
         server.on(Event.MESSAGE, self.on_message)
         server.on(Event.JOIN_SHORT, self.on_join)
@@ -79,6 +83,8 @@ class SocketGateway:
             caller = await self.authenticator.socket(auth, query, {k: v for k, v in headers.items() if v})
             log.debug("connect", extra={"sid": sid, "entity_id": caller.entity_id, "transport": query.get("transport")})
             await self.messaging.connect(sid, caller)
+            if not self._greets_after_connect:
+                await self.messaging.welcome(sid)
         except Refused as exc:
             log.info("connection refused", extra={"sid": sid, "reason": exc.reason})
             raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None

@@ -134,7 +134,13 @@ class MessagingService:
         await self.identity.check_connect(caller)
         self.presence.connect(sid, caller)
         metrics.CONNECTIONS.inc()
-        if entity_id := caller.entity_id:  # ElizaOS sends this one first
+
+    async def welcome(self, sid: str) -> None:
+        """What a socket hears on arrival, once it is connected (after its namespace CONNECT packet)."""
+        state = self.presence.find(sid)
+        if state is None:
+            return  # gone already
+        if entity_id := state.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 

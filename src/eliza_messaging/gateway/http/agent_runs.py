@@ -16,7 +16,9 @@ from ...messaging.directory import AgentDirectory
 from ...messaging.errors import InvalidPayload, NotFound
 from ...messaging.runs import STATUSES
 from ...records import AgentRun, ModelCall
+from . import schemas
 from .deps import AgentIdPath, CallerDep, ServiceDep, require_uuid
+from .docs import responses
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["agents"])
@@ -139,7 +141,11 @@ def model_call_log(run: AgentRun, call: ModelCall) -> dict[str, Any]:
     }
 
 
-@router.get("/api/agents/{agent_id}/runs", summary="An agent's runs (its processing of each message), newest first")
+@router.get(
+    "/api/agents/{agent_id}/runs",
+    summary="An agent's runs (its processing of each message), newest first",
+    responses=responses(200, schemas.Ok[schemas.RunList], 404),
+)
 async def list_runs(
     agent_id: AgentIdPath,
     request: Request,
@@ -162,7 +168,11 @@ async def list_runs(
     return ok({"runs": [run_summary(r) for r in page.runs], "total": page.total, "hasMore": page.has_more})
 
 
-@router.get("/api/agents/{agent_id}/runs/{run_id}", summary="One run with its timeline")
+@router.get(
+    "/api/agents/{agent_id}/runs/{run_id}",
+    summary="One run with its timeline",
+    responses=responses(200, schemas.Ok[schemas.RunDetail], 404),
+)
 async def get_run(
     agent_id: AgentIdPath, run_id: str, request: Request, service: ServiceDep, caller: CallerDep
 ) -> JsonResponse:
@@ -176,7 +186,11 @@ async def get_run(
     return ok({"summary": run_summary(run), "events": run_events(run)})
 
 
-@router.get("/api/agents/{agent_id}/logs", summary="An agent's model calls (sizes and timing, no text), newest first")
+@router.get(
+    "/api/agents/{agent_id}/logs",
+    summary="An agent's model calls (sizes and timing, no text), newest first",
+    responses=responses(200, schemas.Ok[list[schemas.ModelCallLog]], 404),
+)
 async def list_model_calls(
     agent_id: AgentIdPath,
     request: Request,

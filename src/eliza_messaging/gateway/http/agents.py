@@ -8,7 +8,10 @@ from fastapi import APIRouter, Request
 
 from ...messaging.directory import AgentDirectory, AgentProfile
 from ...messaging.errors import NotFound
+from ...types import JsonObject
+from . import schemas
 from .deps import require_uuid
+from .docs import responses
 from .responses import JsonResponse, ok
 
 router = APIRouter()
@@ -79,7 +82,11 @@ async def get_agent(agent_id: str, request: Request) -> JsonResponse:
     return ok(agent_record(agent))
 
 
-@router.get("/api/agents/{agent_id}/panels", summary="An agent's plugin panels (none here: no plugins)")
+@router.get(
+    "/api/agents/{agent_id}/panels",
+    summary="An agent's plugin panels (none here: no plugins)",
+    responses=responses(200, schemas.Ok[list[JsonObject]], 404),
+)
 async def get_panels(agent_id: str, request: Request) -> JsonResponse:
     require_uuid(agent_id, "agentId")
     if _directory(request).profile(agent_id) is None:

@@ -20,6 +20,8 @@ from fastapi import APIRouter, Query, Request
 from ... import __version__
 from ...messaging.clock import iso, now_ms
 from ..logstream import ALL, LEVELS, LogStream
+from . import schemas
+from .docs import responses
 from .responses import JsonResponse, ok
 
 router = APIRouter(tags=["system"])
@@ -40,7 +42,11 @@ def public_environment(names: Sequence[str], env: Mapping[str, str] = os.environ
     return {n: env[n] for n in names if n in env}
 
 
-@router.get("/api/system/version", summary="This server's version (unwrapped, as ElizaOS answers)")
+@router.get(
+    "/api/system/version",
+    summary="This server's version (unwrapped, as ElizaOS answers)",
+    responses={200: {"model": schemas.VersionInfo, "description": "Success"}},
+)
 async def version(request: Request) -> JsonResponse:
     started: float = request.app.state.started_monotonic
     return JsonResponse(
@@ -54,13 +60,21 @@ async def version(request: Request) -> JsonResponse:
     )
 
 
-@router.get("/api/system/env/local", summary="The environment variables an operator chose to show (ELIZA_PUBLIC_ENV)")
+@router.get(
+    "/api/system/env/local",
+    summary="The environment variables an operator chose to show (ELIZA_PUBLIC_ENV)",
+    responses=responses(200, schemas.Ok[dict[str, str]]),
+)
 async def local_environment(request: Request) -> JsonResponse:
     shown: dict[str, str] = request.app.state.public_env
     return ok(dict(shown))
 
 
-@router.get("/api/server/logs", summary="Recent server log entries, newest first (unwrapped, as ElizaOS answers)")
+@router.get(
+    "/api/server/logs",
+    summary="Recent server log entries, newest first (unwrapped, as ElizaOS answers)",
+    responses=responses(200, schemas.ServerLogs),
+)
 async def server_logs(
     request: Request,
     level: str = "",
