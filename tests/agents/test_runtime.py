@@ -193,6 +193,9 @@ async def test_a_cancel_after_the_reply_is_stored_never_reports_it_failed(
     assert reply_id in broadcasts  # and the room heard it, as history has it
     assert [room.completes(m) for m in (first, second)] == [1, 1]
     assert room.controls() == ["disable_input", "enable_input"] * 2
+    await until(lambda: not room.service.runs._open, "both runs to end")
+    outcomes = {r.message_id: r.outcome for r in (await room.service.runs.page(Caller(), agent_id, limit=5)).runs}
+    assert outcomes == {first.id: "replied", second.id: "replied"}  # its run says so too
 
 
 async def test_a_failure_while_deciding_still_completes_the_message(

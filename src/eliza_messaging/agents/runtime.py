@@ -208,6 +208,7 @@ class Agent:
         trigger, channel = taken.message, taken.channel
         run = self.messaging.runs.start(self.id, trigger, channel)
         ending: tuple[str, str | None] = ("failed", "The agent stopped before an outcome.")
+        reply: Reply | None = None
         try:
             async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
                 if taken.redelivered and await self._answered(trigger):
@@ -220,7 +221,8 @@ class Agent:
                     return
                 ending = await self._answer(reply, trigger, request, run, thought)
         except asyncio.CancelledError:
-            ending = ("superseded", SUPERSEDED)
+            # a reply stored before the cancel reached it was given, whatever came after
+            ending = ("replied", None) if reply is not None and reply.stored else ("superseded", SUPERSEDED)
             raise
         finally:
             await run.end(*ending)
