@@ -29,7 +29,19 @@ from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.http import actions, agent_runs, agents, channels, dm, health, messages, servers, sessions, system
+from .gateway.http import (
+    actions,
+    agent_runs,
+    agents,
+    channels,
+    dm,
+    health,
+    media,
+    messages,
+    servers,
+    sessions,
+    system,
+)
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -43,13 +55,16 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
+from .messaging.rates import CallerRate
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
+from .store.media_files import MediaFiles
 from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
@@ -70,6 +85,7 @@ class Components:
     agents: AgentRegistry
     logs: LogStream
     authenticator: Authenticator
+    media: MediaLibrary
 
 
 def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
@@ -134,7 +150,14 @@ def build_components(settings: Settings) -> Components:
             max_queued=settings.agent_lane_max,
         ),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator)
+    library = MediaLibrary(
+        MediaFiles(settings.uploads_dir),
+        messaging.access,
+        messaging.identity,
+        max_bytes=settings.upload_max_bytes,
+        rate=CallerRate("uploads", settings.upload_rate, settings.upload_burst),
+    )
+    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator, library)
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -243,6 +266,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.store.open()
         await start_client_manager(parts.sio)
         await parts.messaging.start()
+        parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
@@ -265,6 +289,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.messaging = parts.messaging
     api.state.components = parts
     api.state.agents = parts.agents
+    api.state.media = parts.media
     install_error_handlers(api)
     api.include_router(health.router)
     if settings.metrics_port is None:
@@ -280,8 +305,14 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
     for router in (messages, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
+    api.include_router(media.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
-    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
+    upload_cap = settings.upload_max_bytes + media.ENVELOPE_BYTES
+    api.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_frame_bytes,
+        streamed=[(pattern, upload_cap) for pattern in media.UPLOAD_PATHS],
+    )
     # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.
     api.add_middleware(
         CORSMiddleware,

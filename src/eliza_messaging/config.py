@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     max_connections_per_ip: int = Field(
         256, ge=0, validation_alias=AliasChoices("ELIZA_MAX_CONNECTIONS_PER_IP", "max_connections_per_ip")
     )  # open Socket.IO connections from one client address (0: no cap)
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_MAX_BYTES", "upload_max_bytes")
+    )  # the largest file one media upload may hold (ElizaOS: 50 MiB)
+    upload_rate: float = Field(
+        30.0, ge=0, validation_alias=AliasChoices("ELIZA_UPLOAD_RATE", "upload_rate")
+    )  # media uploads a minute per caller (entity, else address), after a burst of ELIZA_UPLOAD_BURST (0: no limit)
+    upload_burst: int = Field(10, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_BURST", "upload_burst"))
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
@@ -116,6 +123,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def sqlite_path(self) -> Path:

@@ -196,6 +196,22 @@ async def test_channels_are_listed_per_server_oldest_first(any_store: Store) -> 
     assert await any_store.list_channels(new_id()) == []
 
 
+async def test_channels_are_listed_for_one_participant(any_store: Store) -> None:
+    other = new_id()
+    await with_server(any_store)
+    await with_server(any_store, other)
+    me, someone = new_id(), new_id()
+    mine = await any_store.ensure_channel(channel_record(at=20), participants=[me, someone])
+    theirs = await any_store.ensure_channel(channel_record(at=10), participants=[someone])
+    joined_later = await any_store.ensure_channel(channel_record(at=30))
+    await any_store.add_participants(joined_later.id, [me])
+    await any_store.ensure_channel(channel_record(server=other), participants=[me])
+    assert [c.id for c in await any_store.list_channels(SERVER, participant=me)] == [mine.id, joined_later.id]
+    assert [c.id for c in await any_store.list_channels(SERVER, participant=someone)] == [theirs.id, mine.id]
+    assert await any_store.list_channels(SERVER, participant=new_id()) == []
+    assert (await any_store.list_channels(SERVER, participant=me))[0] == mine
+
+
 async def test_update_channel_replaces_only_the_mutable_fields(any_store: Store) -> None:
     await with_server(any_store)
     original = await any_store.ensure_channel(channel_record(at=3))

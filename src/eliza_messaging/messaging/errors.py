@@ -134,3 +134,21 @@ class RateLimited(MessagingError):
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message)
         self.retry_after_ms = retry_after_ms
+
+
+class UploadTooLarge(MessagingError):
+    """An upload past the size cap; what was received of it is deleted."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(MessagingError):
+    """An upload whose bytes are none of the allowed types; ``allowed`` lists them."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message, field="file")
+        self.allowed = allowed

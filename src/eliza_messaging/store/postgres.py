@@ -374,13 +374,25 @@ class PostgresStore:
         )
         return _count(status) > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.fetch(
-                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
-                server_id,
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        if participant is None:
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
+                    server_id,
+                )
             )
-        )
+        else:
+            columns = ", ".join(f"channels.{c.strip()}" for c in _CHANNEL_COLUMNS.split(","))
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {columns} FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                    " WHERE channels.message_server_id = $1 AND p.entity_id = $2"
+                    " ORDER BY channels.created_at, channels.id",
+                    server_id,
+                    participant,
+                )
+            )
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:

@@ -416,12 +416,17 @@ class SQLiteStore:
         )
         return count > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id", (server_id,)
-            ).fetchall()
-        )
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        args: tuple[str, ...] = (server_id,)
+        if participant is None:
+            sql = "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id"
+        else:
+            sql = (
+                "SELECT channels.* FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                " WHERE channels.message_server_id = ? AND p.entity_id = ? ORDER BY channels.created_at, channels.id"
+            )
+            args = (server_id, participant)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:

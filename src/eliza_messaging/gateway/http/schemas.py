@@ -163,6 +163,7 @@ class MessageView(BaseModel):
 
 class MessageList(BaseModel):
     messages: list[MessageView]
+    limit: int = Field(description="The page size used: the one asked for, at most 1000")
 
 
 class BusMessageView(BaseModel):
@@ -390,3 +391,14 @@ class ModelCallLog(BaseModel):
     type: str = Field(description="useModel:<model type>")
     createdAt: str
     body: JsonObject = Field(description="sizes, duration, model and outcome; never the prompt or the reply")
+
+
+class UploadedMedia(BaseModel):
+    """ElizaOS's upload answer: where the file is served and what it is."""
+
+    url: str = Field(description="Where it is served, relative to the server: put it in a message's attachments")
+    type: str = Field(description="Channel uploads: the MIME type found in the bytes; agent uploads: the category")
+    mimeType: str = Field(description="The MIME type found in the file's bytes")
+    filename: str = Field(description="The stored file's name (random)")
+    originalName: str = Field(description="The name the client gave the file (shown only)")
+    size: int = Field(description="Bytes")
