@@ -154,8 +154,9 @@ async def test_the_official_client_chats_and_every_panel_loads_with_no_failed_ap
                 await expect(panel.get_by_text(re.compile(r"^Run [0-9a-f]{8}")).first).to_be_visible()
             if value == "actions":
                 await expect(panel.get_by_text("TEXT_SMALL").first).to_be_visible()
-            if value == "memories":
+            if value == "memories":  # the replies' thought, as ElizaOS shows it
                 await expect(panel.get_by_text(FIRST).first).to_be_visible()
+                await expect(panel.get_by_text("Thought Process").first).to_be_visible()
             if value == "logs":
                 await expect(panel.get_by_text("Live updates enabled")).to_be_visible()
 
