@@ -38,10 +38,12 @@ async def talk(app: App, agent: str, user: str, *texts: str) -> tuple[str, list[
 
 
 async def ended_runs(app: App, agent: str, count: int, **params: Any) -> dict[str, Any]:
-    """The runs page once ``count`` runs have ended (a run is written just after its reply is stored)."""
+    """The runs page once ``count`` runs have ended and none is in progress (a run is written just after its
+    reply is stored)."""
     for _ in range(200):
         page: dict[str, Any] = (await app.client.get(f"/api/agents/{agent}/runs", params=params)).json()["data"]
-        if sum(r["status"] != "started" for r in page["runs"]) >= count:
+        statuses = [r["status"] for r in page["runs"]]
+        if len(statuses) >= count and "started" not in statuses:
             return page
         await asyncio.sleep(0.02)
     raise AssertionError(f"{count} runs never ended: {page}")
