@@ -35,8 +35,11 @@ from .gateway.http import (
     agents,
     channels,
     dm,
+    entities,
+    exports,
     health,
     media,
+    memories,
     messages,
     servers,
     sessions,
@@ -58,6 +61,7 @@ from .messaging.agent_posts import AgentPosts
 from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
 from .messaging.rates import CallerRate
+from .messaging.retention import Retention
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
@@ -261,6 +265,12 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     parts = build_components(settings)
 
+    retention = (
+        Retention(parts.messaging, settings.retention_days, interval_s=settings.retention_interval_s)
+        if settings.retention_days
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await parts.store.open()
@@ -269,6 +279,8 @@ def create_app(settings: Settings | None = None) -> Any:
         parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
+        if retention is not None:
+            retention.start()
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         metrics_server = start_metrics_port(settings)
         collector.settle()  # start-up's objects out of the collector's sight (collector.py)
@@ -278,6 +290,8 @@ def create_app(settings: Settings | None = None) -> Any:
             if metrics_server is not None:
                 metrics_server.shutdown()
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            if retention is not None:
+                await retention.close()
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
@@ -303,8 +317,9 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, servers, channels, dm, actions, sessions):
+    for router in (messages, exports, entities, servers, channels, dm, actions, sessions):
         api.include_router(router.router, prefix="/api/messaging")
+    api.include_router(memories.router)
     api.include_router(media.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
     upload_cap = settings.upload_max_bytes + media.ENVELOPE_BYTES

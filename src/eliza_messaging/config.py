@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     replay_max: int = Field(
         500, ge=0, validation_alias=AliasChoices("ELIZA_REPLAY_MAX", "replay_max")
     )  # a rejoin with lastSeq gets at most this many missed messages (the newest); 0: none, only the count
+    retention_days: float = Field(
+        0.0, ge=0, validation_alias=AliasChoices("ELIZA_RETENTION_DAYS", "retention_days")
+    )  # messages older than this many days are removed by a background task (0, the default: kept forever)
+    retention_interval_s: float = Field(
+        3600.0, gt=0, validation_alias=AliasChoices("ELIZA_RETENTION_INTERVAL", "retention_interval_s")
+    )  # with retention on: seconds between sweeps (the first runs at start)
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish

@@ -19,6 +19,12 @@ class InvalidPayload(MessagingError):
     code = "INVALID_PAYLOAD"
 
 
+class InvalidId(InvalidPayload):
+    """An id in a path that is not a UUID (ElizaOS's code for it)."""
+
+    code = "INVALID_ID"
+
+
 class UnknownMessageType(InvalidPayload):
     code = "UNKNOWN_MESSAGE_TYPE"
 

@@ -119,6 +119,36 @@ class Store(Protocol):
         """The oldest ``limit`` messages created after ``after`` (epoch ms, exclusive), oldest first."""
         ...
 
+    # the user's control over the memory: an entity's messages, export, forget, retention
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        """Newest first: messages of the channels ``entity_id`` takes part in (a participant, it has written
+        there, the channel's id is its id, or the channel's metadata names it under one of ``target_keys``);
+        only ``channel_id`` when given; only channels ``reader`` is a participant of when given (data
+        isolation); ``before`` is epoch milliseconds, exclusive."""
+        ...
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        """Oldest first by offset: up to ``limit`` of the channel's messages with ``seq`` above ``after_seq``."""
+        ...
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` of the author's messages (oldest first); (channel id, message id) of each."""
+        ...
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` messages created before ``before`` (epoch ms, exclusive), oldest first;
+        (channel id, message id) of each."""
+        ...
+
     # sessions
     async def save_session(self, session: ChatSession) -> None:
         """Insert or replace the session."""

@@ -128,7 +128,16 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         5,
-        # Agent runs (see sqlite_schema 5).
+        # The user's control over the memory (see sqlite_schema 5).
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
+        # Agent runs (see sqlite_schema 6).
         """
         CREATE TABLE agent_runs (
             id TEXT COLLATE "C" PRIMARY KEY,

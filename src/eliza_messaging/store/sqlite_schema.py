@@ -124,6 +124,16 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         5,
+        # The user's control over the memory (issue 13): an entity's messages (forget, an agent's
+        # memories), the messages older than a time (retention), an entity's channels.
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
         # Agent runs (issue 15): one row per message an agent processed, its model calls (sizes and
         # timing, never text) as JSON; the newest runs of each agent are kept (ELIZA_AGENT_RUNS_KEEP).
         """

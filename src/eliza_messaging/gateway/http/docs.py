@@ -50,6 +50,11 @@ def responses(
     return documented
 
 
+def json_lines(description: str) -> Responses:
+    """A streamed JSON Lines answer (status 200): one JSON object per line."""
+    return {200: {"description": description, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
+
+
 def event_stream(description: str) -> Responses:
     """A Server-Sent Events answer (status 200), documented as text/event-stream only."""
     return {200: {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}}

@@ -393,6 +393,57 @@ class ModelCallLog(BaseModel):
     body: JsonObject = Field(description="sizes, duration, model and outcome; never the prompt or the reply")
 
 
+# the memory API (ElizaOS's /api/memory) and the user's control over the memory --------------
+
+
+class MemoryContent(BaseModel):
+    text: str
+    source: str
+    thought: str | None = None
+    actions: list[str] | None = None
+    attachments: list[Any] | None = None
+    inReplyTo: str | None = None
+
+
+class MemoryView(BaseModel):
+    """ElizaOS's Memory of a stored message; roomId is the channel id."""
+
+    id: str
+    entityId: str = Field(description="The message's author")
+    agentId: str
+    roomId: str = Field(description="The channel id")
+    channelId: str
+    worldId: str = Field(description="The channel's message server id")
+    content: MemoryContent
+    createdAt: int
+    unique: bool
+    metadata: JsonObject
+
+
+class MemoryList(BaseModel):
+    memories: list[MemoryView]
+
+
+class MemoryUpdated(BaseModel):
+    id: str
+    message: str
+    memory: MemoryView
+
+
+class MemoriesCleared(BaseModel):
+    deleted: int
+    message: str
+
+
+class MemoryDeleted(BaseModel):
+    message: str
+
+
+class EntityForgotten(BaseModel):
+    entityId: str
+    deleted: int = Field(description="How many of the entity's messages were deleted")
+
+
 class UploadedMedia(BaseModel):
     """ElizaOS's upload answer: where the file is served and what it is."""
 
