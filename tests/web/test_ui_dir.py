@@ -68,7 +68,7 @@ async def test_server_routes_and_missing_files_are_never_the_page(http: httpx.As
     assert "status" in (await http.get("/healthz")).json()  # the health answer (503 here: no lifespan ran)
     assert (await http.get("/openapi.json")).status_code == 200
     assert "/{path}" not in (await http.get("/openapi.json")).json()["paths"]
-    for path in ("/api/no-such-route", "/api/memory/x/memories", "/media/x.png", "/socket.io-nope", "/assets/gone.js",
+    for path in ("/api/no-such-route", "/api/nothing/here/at/all", "/media/x.png", "/socket.io-nope", "/assets/gone.js",
                  "/logo.png", "/metrics/x"):  # fmt: skip
         response = await http.get(path)
         assert response.status_code == 404, path

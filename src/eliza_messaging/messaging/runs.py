@@ -119,11 +119,13 @@ class AgentRuns:
         return recorder
 
     async def finish(self, recorder: RunRecorder) -> None:
-        self._open.pop(recorder.id, None)
+        """Store the ended run; it stays listed from here until the write is done, so it never vanishes."""
         try:
             await self._store.save_agent_run(recorder.run, keep=self.keep)
         except Exception:
             log.warning("could not record an agent run", extra={"agent_id": recorder.run.agent_id}, exc_info=True)
+        finally:
+            self._open.pop(recorder.id, None)
 
     async def page(
         self,
@@ -134,27 +136,29 @@ class AgentRuns:
         channel_id: str | None = None,
         status: str | None = None,
     ) -> RunPage:
-        """The agent's newest runs (in progress on this node first, then stored), newest first."""
-        in_progress = sorted(
-            (
-                r.run
-                for r in self._open.values()
-                if r.run.agent_id == agent_id
-                and (channel_id is None or r.run.channel_id == channel_id)
-                and status in (None, "started")
-            ),
-            key=lambda run: (run.started_at, run.id),
-            reverse=True,
-        )
+        """The agent's newest runs, newest first: those held here (in progress, or ended and being written)
+        and those stored, each once."""
+        held = [
+            r.run
+            for r in self._open.values()
+            if r.run.agent_id == agent_id
+            and (channel_id is None or r.run.channel_id == channel_id)
+            and (status is None or r.run.status == status)
+        ]
         stored: list[AgentRun] = []
-        total = len(in_progress)
-        if status != "started":
+        count = 0
+        if status != "started":  # only ended runs are stored
             stored, count = await self._store.list_agent_runs(
                 agent_id, limit=limit, channel_id=channel_id, status=status
             )
-            total += count
-        runs = await self._visible(caller, [*in_progress, *stored])
-        if len(runs) < len(in_progress) + len(stored):
+        stored_ids = {r.id for r in stored}
+        held = [r for r in held if r.id not in stored_ids]  # written meanwhile: the stored copy counts
+        found = sorted([*held, *stored], key=lambda run: (run.started_at, run.id), reverse=True)
+        # While a run is written the store may still hold the one it will push out: keep the bound here too.
+        found = found[: self.keep]
+        total = min(count + len(held), self.keep)
+        runs = await self._visible(caller, found)
+        if len(runs) < len(found):
             total = len(runs)  # isolation hid some: count only what this caller may see
         return RunPage(runs=runs[:limit], total=total, has_more=total > limit)
 

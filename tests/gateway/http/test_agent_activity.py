@@ -80,7 +80,11 @@ async def test_a_reply_is_a_run_with_its_model_call_and_the_texts_stay_out(app: 
     assert body["provider"] == "eliza" and body["executionTime"] >= 0
     shown = json.dumps([logs, detail, page])
     assert "lost today" not in shown and reply["text"] not in shown  # sizes only, never the texts
-    stored = await app.messaging.store.get_agent_run(agent, run["runId"])
+    for _ in range(200):  # listed from the moment it ended; stored once its write is done
+        stored = await app.messaging.store.get_agent_run(agent, run["runId"])
+        if stored is not None:
+            break
+        await asyncio.sleep(0.02)
     assert stored is not None and stored.outcome == "replied"
 
 
