@@ -159,4 +159,26 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX jobs_status ON jobs(status);
         """,
     ),
+    (
+        7,
+        # Agent runs (see sqlite_schema 7).
+        """
+        CREATE TABLE agent_runs (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            message_id TEXT COLLATE "C" NOT NULL,
+            channel_id TEXT COLLATE "C" NOT NULL,
+            entity_id TEXT COLLATE "C" NOT NULL,
+            status TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            ended_at BIGINT,
+            outcome TEXT,
+            error TEXT,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            calls JSONB NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
+        """,
+    ),
 )

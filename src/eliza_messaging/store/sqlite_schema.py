@@ -157,4 +157,27 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX jobs_status ON jobs(status);
         """,
     ),
+    (
+        7,
+        # Agent runs (issue 15): one row per message an agent processed, its model calls (sizes and
+        # timing, never text) as JSON; the newest runs of each agent are kept (ELIZA_AGENT_RUNS_KEEP).
+        """
+        CREATE TABLE agent_runs (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            outcome TEXT,
+            error TEXT,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            calls TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
+        """,
+    ),
 )
