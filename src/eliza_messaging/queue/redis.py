@@ -371,7 +371,8 @@ class RedisStreamQueue:
             if self._closing.is_set():
                 continue
             wanted = preferred(g.name, p, members)
-            if holder == me and p not in g.held:  # taken, but the answer to SET was lost
+            if holder == me and p not in g.reading and p not in g.handing_over:
+                # ours, not read yet: the answer to SET was lost, or the takeover's claims failed (Redis away)
                 await self._take_over(g, p)
             elif holder == me:
                 if wanted != me and p not in g.handing_over:
