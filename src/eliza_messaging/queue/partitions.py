@@ -84,13 +84,15 @@ class Leases:
         # listed a little shorter than its leases last, so a dead member is unlisted by the time they expire
         self._member_ms = max(lease_ms - beat_ms // 2, beat_ms + 1)
         self._redis = redis
+        self._beat = redis.register_script(_BEAT)  # EVALSHA, loading the script again if Redis lost it
+        self._release = redis.register_script(_RELEASE)
         self._members = f"{stream}:members:{group}"
         self._leases = [f"{stream}:{p}:lease:{group}" for p in range(partitions)]
 
     async def beat(self) -> Beat:
         """Renew what is ours and list the members and every partition's holder, in one script."""
-        members, holders = await self._redis.eval(
-            _BEAT, 1 + len(self._leases), self._members, *self._leases, self.me, self.lease_ms, self._member_ms
+        members, holders = await self._beat(
+            keys=[self._members, *self._leases], args=[self.me, self.lease_ms, self._member_ms]
         )
         return Beat([_text(m) for m in members], [_text(h) for h in holders])
 
@@ -98,7 +100,7 @@ class Leases:
         return bool(await self._redis.set(self._leases[partition], self.me, nx=True, px=self.lease_ms))
 
     async def release(self, partition: int) -> None:
-        await self._redis.eval(_RELEASE, 1, self._leases[partition], self.me)
+        await self._release(keys=[self._leases[partition]], args=[self.me])
 
     async def leave(self) -> None:
         """No longer a member: the others stop waiting for this node to take its preferred partitions."""

@@ -106,7 +106,7 @@ class RedisStreamQueue:
         drain_s: float = 5.0,
         consumer: str | None = None,
         partitions: int = PARTITIONS,
-        lease_s: float = 10.0,
+        lease_s: float = 12.0,  # a dead node's channels move after this: after its replies are withdrawn (~10 s)
         beat_s: float = 2.0,
     ) -> None:
         if not 0 < beat_s < lease_s / 2:
@@ -354,6 +354,8 @@ class RedisStreamQueue:
                 await self._keep(g)
             except (RedisError, OSError) as exc:
                 log.warning("queue partitions not kept", extra={"group": g.name, "error": str(exc)})
+            except Exception:  # never end silently: a node that stops keeping its partitions loses them
+                log.exception("queue partitions not kept", extra={"group": g.name})
             await self._nap(self._beat_s)
 
     async def _keep(self, g: _Group) -> None:
@@ -400,7 +402,8 @@ class RedisStreamQueue:
         stream order and marked redelivered, then its new entries are read."""
         g.held.add(partition)
         g.used.add(partition)
-        await self._claim(g, partition, min_idle_ms=0, pages=None)
+        claimed = await self._claim(g, partition, min_idle_ms=0, pages=None)
+        log.info("queue partition taken", extra={"group": g.name, "partition": partition, "claimed": claimed})
         if partition in g.held and partition not in g.handing_over:
             g.reading.add(partition)
             g.more.set()
@@ -428,14 +431,16 @@ class RedisStreamQueue:
                     self._streams[p], g.name, self.consumer, 0, ids[start : start + 500], justid=True
                 )
 
-    async def _claim(self, g: _Group, partition: int, *, min_idle_ms: int, pages: int | None) -> None:
-        """Claim the partition's pending entries idle for ``min_idle_ms`` (all of them: ``pages`` None)."""
+    async def _claim(self, g: _Group, partition: int, *, min_idle_ms: int, pages: int | None) -> int:
+        """Claim the partition's pending entries idle for ``min_idle_ms`` (all of them: ``pages`` None);
+        how many were handed to the handler."""
         start: bytes | str = "0-0"
         page = 0
+        handed = 0
         while pages is None or page < pages:
             page += 1
             if self._closing.is_set():
-                return
+                return handed
             reply = await self._redis.xautoclaim(
                 self._streams[partition], g.name, self.consumer, min_idle_ms, start, count=self._batch
             )
@@ -447,8 +452,10 @@ class RedisStreamQueue:
             g.received.update((partition, entry_id) for entry_id, _ in claimed)
             for entry_id, data in claimed:  # another consumer had it: it may have been handled
                 await self._handle(g, partition, entry_id, data, redelivered=True)
+            handed += len(claimed)
             if start in (b"0-0", "0-0"):
-                return
+                return handed
+        return handed
 
     async def _sweep(self, g: _Group) -> None:
         for p in sorted(g.held):
