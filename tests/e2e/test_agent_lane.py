@@ -19,12 +19,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from eliza_messaging.queue.partitions import PARTITIONS, partition_of, preferred
+from eliza_messaging.queue.partitions import PARTITIONS, partition_of
 from tests.agents.test_agents_e2e import agents, character_files
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.support.fake_openai import FakeOpenAI, RecordedRequest
-from tests.support.nodes_env import shared_nodes_env
+from tests.support.nodes_env import lanes_settled, shared_nodes_env
 from tests.support.redis_env import REDIS_TEST_URL
 from tests.support.server import ServerProcess
 
@@ -54,6 +54,16 @@ def replies_run_on(node: ServerProcess, channel: str) -> int:
     return sum(
         1 for line in node.logs().splitlines() if "agents.runtime replied" in line and f"channel={channel}" in line
     )
+
+
+async def replies_logged(nodes: tuple[ServerProcess, ...], channel: str, expected: int) -> list[int]:
+    """Per node, ``replies_run_on`` once their sum reaches ``expected`` (or after 5 s): the log line trails
+    the broadcast; a reply too many would still show."""
+    for _ in range(50):
+        if sum(replies_run_on(n, channel) for n in nodes) >= expected:
+            break
+        await asyncio.sleep(0.1)
+    return [replies_run_on(n, channel) for n in nodes]
 
 
 def streams_in_turn(client: Any, agent: str) -> list[str]:
@@ -108,7 +118,7 @@ async def test_a_channels_messages_sent_through_two_nodes_are_answered_in_turn_o
             assert streams_in_turn(on_a, agent) == [m["id"] for m in answers]  # one at a time
             assert streams_in_turn(on_b, agent) == [m["id"] for m in answers]
             # the channel's lane is on one node, though half the messages were sent to the other
-            assert sorted([replies_run_on(a, room), replies_run_on(b, room)]) == [0, 4]
+            assert sorted(await replies_logged((a, b), room, 4)) == [0, 4]
         finally:
             a.stop()
             b.stop()
@@ -151,7 +161,7 @@ async def test_a_newer_message_sent_to_either_node_supersedes_the_reply_in_progr
             assert streams_in_turn(on_b, agent) == [errors[0]["messageId"], errors[1]["messageId"], final["id"]]
             controls = [c["action"] for c in on_b.events("controlMessage")]
             assert controls == ["disable_input", "enable_input"] * 3  # never left disabled
-            assert sorted([replies_run_on(a, room), replies_run_on(b, room)]) == [0, 1]
+            assert sorted(await replies_logged((a, b), room, 1)) == [0, 1]
         finally:
             a.stop()
             b.stop()
@@ -184,7 +194,7 @@ async def test_when_the_lane_holder_dies_another_node_takes_the_lane_and_every_m
             slow_model.configure(chunk_delay=0.15)
             holder.kill()
             node, watcher = survivors[0]
-            withdrawn = await watcher.event("messageStreamError", timeout=20)
+            withdrawn = await watcher.event("messageStreamError", timeout=TAKEN_OVER_S)
             assert withdrawn["inReplyTo"] == first and "stopped" in withdrawn["error"]
             # the lane moves: the message left unfinished is answered there, once, then the next one
             answer = await watcher.event(
@@ -205,7 +215,7 @@ async def test_when_the_lane_holder_dies_another_node_takes_the_lane_and_every_m
             answered = sorted(m["inReplyToRootMessageId"] for m in stored if m["authorId"] == agent)
             assert answered == sorted([first, later])  # each once in history
             new_holder = await lane_holder(env, agent, room, nodes)
-            assert new_holder is not holder and replies_run_on(new_holder, room) == 2
+            assert new_holder is not holder and await replies_logged((new_holder,), room, 2) == [2]
         finally:
             for n in nodes:
                 n.stop()
@@ -225,21 +235,3 @@ async def lane_holder(env: dict[str, str], agent: str, room: str, nodes: list[Se
     finally:
         await redis.aclose()
     raise AssertionError(f"nobody holds the lane of {room}")
-
-
-async def lanes_settled(env: dict[str, str], agent: str, members: int) -> None:
-    """Wait until the agent's group has ``members`` nodes and each partition is held by the node it
-    should be (nodes that start one after another hand partitions over for a few seconds)."""
-    stream, group = f"{env['ELIZA_REDIS_PREFIX']}:messages", f"agent:{agent}"
-    redis = Redis.from_url(REDIS_TEST_URL)
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                names = [m.decode() for m in await redis.zrange(f"{stream}:members:{group}", 0, -1)]
-                holders = await redis.mget([f"{stream}:{p}:lease:{group}" for p in range(PARTITIONS)])
-                wanted = [preferred(group, p, names) for p in range(PARTITIONS)]
-                if len(names) == members and [h.decode() if h else None for h in holders] == wanted:
-                    return
-                await asyncio.sleep(0.2)
-    finally:
-        await redis.aclose()

@@ -20,7 +20,7 @@ from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
-from tests.support.nodes_env import shared_nodes_env
+from tests.support.nodes_env import lanes_settled, shared_nodes_env
 from tests.support.server import ServerProcess
 
 SESSIONS = "/api/messaging/sessions"
@@ -149,6 +149,7 @@ async def test_a_sessions_http_caller_on_node_a_gets_replies_made_on_either_node
 ) -> None:
     async with two_nodes(server_factory) as (a, b):
         eliza = agents(a.url)["Eliza"]
+        await lanes_settled(b.env, eliza, 2)  # B joined: the channels it should answer have moved to it
         user = new_id()
         tried: list[tuple[int, int]] = []
         async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
