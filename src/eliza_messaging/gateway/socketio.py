@@ -227,6 +227,8 @@ class SocketGateway:
             body["clientMessageId"] = client_id
         if isinstance(exc, RateLimited):
             body["retryAfterMs"] = exc.retry_after_ms
+        if len(exc.fields) > 1:
+            body["fields"] = exc.fields
         await self._emit(Event.MESSAGE_ERROR, body, sid)
         return payloads.ack_error(body)
 

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 
 class MessagingError(Exception):
-    """Base class: ``message`` says what went wrong and how to fix it."""
+    """Base class: ``message`` says what went wrong and how to fix it; ``field`` names the (first) field at
+    fault, ``fields`` all of them when a payload has several wrong (told at once, not one per try)."""
 
     code = "MESSAGING_ERROR"
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, fields: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.fields = fields if fields is not None else ([field] if field else [])
 
 
 class InvalidPayload(MessagingError):
     code = "INVALID_PAYLOAD"
+
+
+class InvalidId(InvalidPayload):
+    """An id in a path that is not a UUID (ElizaOS's code for it)."""
+
+    code = "INVALID_ID"
 
 
 class UnknownMessageType(InvalidPayload):
@@ -134,3 +142,28 @@ class RateLimited(MessagingError):
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message)
         self.retry_after_ms = retry_after_ms
+
+
+class UploadTooLarge(MessagingError):
+    """An upload past the size cap; what was received of it is deleted."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(MessagingError):
+    """An upload whose bytes are none of the allowed types; ``allowed`` lists them."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message, field="file")
+        self.allowed = allowed
+
+
+class TooManyJobs(MessagingError):
+    """A job refused because its user has too many in progress, or the server holds its maximum."""
+
+    code = "TOO_MANY_JOBS"
+    status = 429

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 
 
 class StoreError(Exception):
@@ -93,7 +93,10 @@ class Store(Protocol):
         """False when the agent was not on that server."""
         ...
 
-    async def list_channels(self, server_id: str) -> list[Channel]: ...
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        """The server's channels, oldest first; with ``participant``, only those it takes part in."""
+        ...
+
     async def delete_channel(self, channel_id: str) -> bool:
         """Delete the channel with its messages, participants and sessions; False when it did not exist."""
         ...
@@ -116,6 +119,36 @@ class Store(Protocol):
         """The oldest ``limit`` messages created after ``after`` (epoch ms, exclusive), oldest first."""
         ...
 
+    # the user's control over the memory: an entity's messages, export, forget, retention
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        """Newest first: messages of the channels ``entity_id`` takes part in (a participant, it has written
+        there, the channel's id is its id, or the channel's metadata names it under one of ``target_keys``);
+        only ``channel_id`` when given; only channels ``reader`` is a participant of when given (data
+        isolation); ``before`` is epoch milliseconds, exclusive."""
+        ...
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        """Oldest first by offset: up to ``limit`` of the channel's messages with ``seq`` above ``after_seq``."""
+        ...
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` of the author's messages (oldest first); (channel id, message id) of each."""
+        ...
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` messages created before ``before`` (epoch ms, exclusive), oldest first;
+        (channel id, message id) of each."""
+        ...
+
     # sessions
     async def save_session(self, session: ChatSession) -> None:
         """Insert or replace the session."""
@@ -132,3 +165,33 @@ class Store(Protocol):
         ...
 
     async def delete_sessions_expired_before(self, before: int) -> int: ...
+
+    # jobs (the Jobs API)
+    async def save_job(self, job: Job) -> None:
+        """Insert or replace the job."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        """Newest first, optionally only those of one status or one user."""
+        ...
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        """Jobs still pending or processing, oldest first (to resume after a restart)."""
+        ...
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        """How many jobs are stored in each status (of one user when given); statuses with none are left out."""
+        ...
+
+    async def completed_job_average_ms(self) -> float:
+        """The mean time from creation to answer of the completed jobs stored (0 when none)."""
+        ...
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        """Remove jobs that finished (completed, failed, timed out) before ``before``; how many."""
+        ...
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        """Remove the ``count`` oldest finished jobs (to make room); how many."""
+        ...

@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import orjson
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import rows
 from .base import StoreError
 from .pg_batch import AppendBatcher
@@ -374,13 +374,25 @@ class PostgresStore:
         )
         return _count(status) > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.fetch(
-                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
-                server_id,
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        if participant is None:
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
+                    server_id,
+                )
             )
-        )
+        else:
+            columns = ", ".join(f"channels.{c.strip()}" for c in _CHANNEL_COLUMNS.split(","))
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {columns} FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                    " WHERE channels.message_server_id = $1 AND p.entity_id = $2"
+                    " ORDER BY channels.created_at, channels.id",
+                    server_id,
+                    participant,
+                )
+            )
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:
@@ -454,6 +466,74 @@ class PostgresStore:
         )
         return [_message(r) for r in rows]
 
+    # the user's control over the memory -------------------------------------------------
+
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        args: list[Any] = [entity_id]
+        addressed = ""
+        for key in target_keys:
+            args.append(key)
+            addressed += f" OR metadata ->> ${len(args)} = $1"
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = $1{addressed})"
+        )
+        if channel_id is not None:
+            args.append(channel_id)
+            sql += f" AND channel_id = ${len(args)}"
+        if reader is not None:
+            args.append(reader)
+            sql += f" AND channel_id IN (SELECT channel_id FROM channel_participants WHERE entity_id = ${len(args)})"
+        if before is not None:
+            args.append(before)
+            sql += f" AND created_at < ${len(args)}"
+        args.append(_limit(limit))
+        sql += f" ORDER BY created_at DESC, seq DESC LIMIT ${len(args)}"
+        rows = await self._read(lambda c: c.fetch(sql, *args))
+        return [_message(r) for r in rows]
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = $1 AND channel_seq > $2"
+                " ORDER BY channel_seq LIMIT $3",
+                channel_id,
+                after_seq,
+                _limit(limit),
+            )
+        )
+        return [_message(r) for r in rows]
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("author_id = $1 ORDER BY seq", author_id, limit)
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("created_at < $1 ORDER BY created_at, seq", before, limit)
+
+    async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
+        """One bounded batch in one statement; rows another transaction is deleting are skipped."""
+        rows = await self._write(
+            lambda c: c.fetch(
+                "DELETE FROM central_messages WHERE seq IN"
+                f" (SELECT seq FROM central_messages WHERE {where} LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                " RETURNING channel_id, id, created_at, seq",
+                bound,
+                _limit(limit),
+            )
+        )
+        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
+        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
+        return [(r[0], r[1]) for r in ordered]
+
     # sessions ---------------------------------------------------------------------------
 
     async def save_session(self, session: ChatSession) -> None:
@@ -508,6 +588,91 @@ class PostgresStore:
 
     async def delete_sessions_expired_before(self, before: int) -> int:
         status = await self._write(lambda c: c.execute("DELETE FROM sessions WHERE expires_at < $1", before))
+        return _count(status)
+
+    # jobs ---------------------------------------------------------------------------------
+
+    async def save_job(self, job: Job) -> None:
+        await self._write(
+            lambda c: c.execute(
+                _SAVE_JOB,
+                job.id,
+                job.agent_id,
+                job.user_id,
+                job.channel_id,
+                job.content,
+                job.status,
+                job.created_at,
+                job.expires_at,
+                job.user_message_id,
+                job.result,
+                job.error,
+                job.finished_at,
+                job.metadata,
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._read(lambda c: c.fetchrow(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = $1", job_id))
+        return _job(row) if row else None
+
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        found = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR status = $1)"
+                " AND ($2::text IS NULL OR user_id = $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+                status,
+                user_id,
+                _limit(limit),
+            )
+        )
+        return [_job(r) for r in found]
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        found = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ANY($1::text[]) ORDER BY created_at, id",
+                list(rows.UNFINISHED_JOB_STATUSES),
+            )
+        )
+        return [_job(r) for r in found]
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        found = await self._read(
+            lambda c: c.fetch(
+                "SELECT status, count(*) FROM jobs WHERE ($1::text IS NULL OR user_id = $1) GROUP BY status", user_id
+            )
+        )
+        return {r[0]: int(r[1]) for r in found}
+
+    async def completed_job_average_ms(self) -> float:
+        value = await self._read(
+            lambda c: c.fetchval(
+                "SELECT avg(finished_at - created_at) FROM jobs WHERE status = 'completed' AND finished_at IS NOT NULL"
+            )
+        )
+        return float(value or 0.0)
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1"
+                " AND NOT (status = ANY($2::text[]))",
+                before,
+                list(rows.UNFINISHED_JOB_STATUSES),
+            )
+        )
+        return _count(status)
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE NOT (status = ANY($1::text[]))"
+                " ORDER BY created_at, id LIMIT $2)",
+                list(rows.UNFINISHED_JOB_STATUSES),
+                count,
+            )
+        )
         return _count(status)
 
 
@@ -672,6 +837,11 @@ def _limit(limit: int) -> int | None:
 
 # statements and rows --------------------------------------------------------------------
 
+# The channels an entity takes part in: a participant of, or written in ($1: the entity).
+_MEMBER_CHANNELS = (
+    "SELECT channel_id FROM channel_participants WHERE entity_id = $1"
+    " UNION SELECT channel_id FROM central_messages WHERE author_id = $1"
+)
 _SERVER_COLUMNS = rows.SERVER_COLUMNS
 _GET_SERVER = f"SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1"
 _ENSURE_SERVER = f"""
@@ -788,6 +958,13 @@ _SAVE_SESSION = (
     + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _SESSION_COLUMNS.split(",")[1:])
 )
 
+_JOB_COLUMNS = rows.JOB_COLUMNS
+_SAVE_JOB = (
+    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _JOB_COLUMNS.split(",")[1:])
+)
+
 
 def _as_is(value: Any) -> Any:
     """JSONB columns arrive decoded (the connection's codec)."""
@@ -808,3 +985,7 @@ def _message(row: Any, offset: int = 0) -> Message:
 
 def _session(row: Any) -> ChatSession:
     return rows.session_from_row(row, _as_is)
+
+
+def _job(row: Any) -> Job:
+    return rows.job_from_row(row, _as_is)

@@ -126,4 +126,37 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
         """,
     ),
+    (
+        5,
+        # The user's control over the memory (see sqlite_schema 5).
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
+        # The Jobs API (see sqlite_schema 6).
+        """
+        CREATE TABLE jobs (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            channel_id TEXT COLLATE "C" NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            user_message_id TEXT COLLATE "C",
+            result JSONB,
+            error TEXT,
+            finished_at BIGINT,
+            metadata JSONB NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX jobs_created ON jobs(created_at);
+        CREATE INDEX jobs_user_status ON jobs(user_id, status);
+        CREATE INDEX jobs_status ON jobs(status);
+        """,
+    ),
 )

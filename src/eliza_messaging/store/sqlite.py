@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import rows
 from .base import StoreError
 from .sqlite_schema import MIGRATIONS
@@ -416,12 +416,17 @@ class SQLiteStore:
         )
         return count > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id", (server_id,)
-            ).fetchall()
-        )
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        args: tuple[str, ...] = (server_id,)
+        if participant is None:
+            sql = "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id"
+        else:
+            sql = (
+                "SELECT channels.* FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                " WHERE channels.message_server_id = ? AND p.entity_id = ? ORDER BY channels.created_at, channels.id"
+            )
+            args = (server_id, participant)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:
@@ -495,6 +500,69 @@ class SQLiteStore:
         )
         return [_message(r) for r in rows]
 
+    # the user's control over the memory -------------------------------------------------
+
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        addressed = "".join(" OR json_extract(metadata, ?) = ?" for _ in target_keys)
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = ?{addressed})"
+        )
+        args: list[Any] = [entity_id, entity_id, entity_id]
+        for key in target_keys:
+            args += [f'$."{key}"', entity_id]
+        if channel_id is not None:
+            sql += " AND channel_id = ?"
+            args.append(channel_id)
+        if reader is not None:
+            sql += " AND channel_id IN (SELECT channel_id FROM channel_participants WHERE entity_id = ?)"
+            args.append(reader)
+        if before is not None:
+            sql += " AND created_at < ?"
+            args.append(before)
+        sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
+        args.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
+        return [_message(r) for r in rows]
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = ? AND channel_seq > ?"
+                " ORDER BY channel_seq LIMIT ?",
+                (channel_id, after_seq, limit),
+            ).fetchall()
+        )
+        return [_message(r) for r in rows]
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("author_id = ? ORDER BY seq", author_id, limit)
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("created_at < ? ORDER BY created_at, seq", before, limit)
+
+    async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
+        """One bounded batch, deleted row by row (so any trigger on the table sees each row go)."""
+        rows = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM central_messages WHERE seq IN"
+                f" (SELECT seq FROM central_messages WHERE {where} LIMIT ?) RETURNING channel_id, id, created_at, seq",
+                (bound, limit),
+            ).fetchall()
+        )
+        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
+        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
+        return [(r[0], r[1]) for r in ordered]
+
     # sessions ---------------------------------------------------------------------------
 
     async def save_session(self, session: ChatSession) -> None:
@@ -556,6 +624,100 @@ class SQLiteStore:
         )
         return count
 
+    # jobs ---------------------------------------------------------------------------------
+
+    async def save_job(self, job: Job) -> None:
+        await self._write(
+            lambda c: c.execute(
+                f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job.id,
+                    job.agent_id,
+                    job.user_id,
+                    job.channel_id,
+                    job.content,
+                    job.status,
+                    job.created_at,
+                    job.expires_at,
+                    job.user_message_id,
+                    _dumps(job.result) if job.result is not None else None,
+                    job.error,
+                    job.finished_at,
+                    _dumps(job.metadata),
+                ),
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._read(
+            lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+        return _job(row) if row else None
+
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        where, args = _job_filter(status, user_id)
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        found = await self._read(lambda c: c.execute(sql, (*args, limit)).fetchall())
+        return [_job(r) for r in found]
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        found = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN (?, ?) ORDER BY created_at, id",
+                rows.UNFINISHED_JOB_STATUSES,
+            ).fetchall()
+        )
+        return [_job(r) for r in found]
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        where, args = _job_filter(None, user_id)
+        found = await self._read(
+            lambda c: c.execute(f"SELECT status, COUNT(*) FROM jobs{where} GROUP BY status", args).fetchall()
+        )
+        return {status: int(n) for status, n in found}
+
+    async def completed_job_average_ms(self) -> float:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT AVG(finished_at - created_at) FROM jobs WHERE status = 'completed' AND finished_at IS NOT NULL"
+            ).fetchone()
+        )
+        return float(row[0] or 0.0)
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        count: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND status NOT IN (?, ?)",
+                    (before, *rows.UNFINISHED_JOB_STATUSES),
+                ).rowcount
+            )
+        )
+        return count
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        deleted: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status NOT IN (?, ?)"
+                    " ORDER BY created_at, id LIMIT ?)",
+                    (*rows.UNFINISHED_JOB_STATUSES, count),
+                ).rowcount
+            )
+        )
+        return deleted
+
+
+def _job_filter(status: str | None, user_id: str | None) -> tuple[str, tuple[Any, ...]]:
+    clauses, args = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        args.append(user_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
 
 _MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
 _NEXT_SEQ = (
@@ -563,6 +725,12 @@ _NEXT_SEQ = (
     " ON CONFLICT (channel_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq"
 )
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
+_JOB_COLUMNS = rows.JOB_COLUMNS
+# The channels an entity takes part in: a participant of, or written in (two parameters: the entity).
+_MEMBER_CHANNELS = (
+    "SELECT channel_id FROM channel_participants WHERE entity_id = ?"
+    " UNION SELECT channel_id FROM central_messages WHERE author_id = ?"
+)
 
 
 def _server(row: Sequence[Any]) -> MessageServer:
@@ -579,3 +747,7 @@ def _message(row: Sequence[Any]) -> Message:
 
 def _session(row: Sequence[Any]) -> ChatSession:
     return rows.session_from_row(row, _loads)
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return rows.job_from_row(row, _loads)

@@ -122,4 +122,39 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
         """,
     ),
+    (
+        5,
+        # The user's control over the memory (issue 13): an entity's messages (forget, an agent's
+        # memories), the messages older than a time (retention), an entity's channels.
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
+        # The Jobs API: one-off prompts to an agent, kept so they survive a restart (ElizaOS keeps them
+        # in memory). ``result`` is NULL until the agent answered.
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            user_message_id TEXT,
+            result TEXT,
+            error TEXT,
+            finished_at INTEGER,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX jobs_created ON jobs(created_at);
+        CREATE INDEX jobs_user_status ON jobs(user_id, status);
+        CREATE INDEX jobs_status ON jobs(status);
+        """,
+    ),
 )

@@ -109,10 +109,16 @@ async def test_deep_metadata_is_refused_without_harm(app: App) -> None:
 
 async def test_history_paging_bounds(app: App) -> None:
     channel = new_id()
-    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": 1001}):
+    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": -5}):
         response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    # above the maximum is the maximum (ElizaOS answers limit=1400), and the answer says which was used
+    for asked, used in ((1400, 1000), (1001, 1000), (1000, 1000), (999, 999), (10**40, 1000)):
+        response = await app.client.get(f"{API}/channels/{channel}/messages", params={"limit": asked})
+        assert response.status_code == 200, asked
+        assert response.json()["data"]["limit"] == used
+    assert (await app.client.get(f"{API}/channels/{channel}/messages")).json()["data"]["limit"] == 50
     for bad in ({"before": 2**63}, {"after": -1}, {"before": "yesterday"}):
         response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
         assert response.status_code == 400, bad
@@ -217,3 +223,12 @@ async def test_sse_transport_ends_with_error_or_silence(app: App, fake_agent: Fa
     fake_agent.behaviour = "silent"
     silent = parse_sse((await post(app, channel, author_id=new_id(), content="b", transport="sse")).text)
     assert [n for n, _ in silent] == ["user_message", "done"] and silent[-1][1]["ignored"] is True
+
+
+async def test_a_post_with_several_wrong_fields_names_them_all_as_rest_spells_them(app: App) -> None:
+    response = await post(app, new_id(), author_id="your-user-id", content="hi", in_reply_to_message_id="last")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"  # the body's schema: every field it finds wrong, in one answer
+    assert error["fields"] == ["author_id", "in_reply_to_message_id"] and error["field"] == "author_id"
+    assert "author_id:" in error["message"] and "in_reply_to_message_id:" in error["message"]

@@ -19,7 +19,11 @@ _WHY = {
     400: "Invalid input: the message names the field and the fix",
     404: "Not found",
     409: "Already exists",
+    403: "Not allowed for this caller (data isolation, identity)",
     410: "The session has expired",
+    413: "Too large: the message gives the limit",
+    415: "A type that may not be uploaded: 'allowed' lists those that may",
+    429: "Over the rate: retryAfterMs (and Retry-After) say when to try again",
     502: "The agent failed while answering (the user's message is stored)",
     503: "The database did not answer; nothing was changed. Retry.",
     504: "No agent answered in time (the user's message is stored; the reply may still come over Socket.IO)",
@@ -33,10 +37,15 @@ AUTH: Responses = {
 
 
 def responses(
-    status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success", session: bool = False
+    status: int,
+    model: type[BaseModel] | None,
+    *errors: int,
+    description: str = "Success",
+    session: bool = False,
+    error_model: type[BaseModel] | None = None,
 ) -> Responses:
     """The success ``status`` (with ``model``, or no body), 400, 401, 503 and ``errors``."""
-    error_model = SessionErrorBody if session else ErrorEnvelope
+    error_model = error_model or (SessionErrorBody if session else ErrorEnvelope)
     documented: Responses = {status: {"description": description}}
     if model is not None:
         documented[status]["model"] = model
@@ -44,6 +53,11 @@ def responses(
         documented[code] = {"model": error_model, "description": _WHY[code]}
     documented.update(AUTH)
     return documented
+
+
+def json_lines(description: str) -> Responses:
+    """A streamed JSON Lines answer (status 200): one JSON object per line."""
+    return {200: {"description": description, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 
 def event_stream(description: str) -> Responses:

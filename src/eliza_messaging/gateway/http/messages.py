@@ -99,11 +99,13 @@ def rest_field_names(kind: type[MessagingError] = MessagingError) -> Iterator[No
     try:
         yield
     except kind as exc:
-        if exc.field in _REST_NAMES:
-            rest_name = _REST_NAMES[exc.field]
-            count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
-            exc.message = exc.message.replace(exc.field, rest_name, count)
-            exc.field = rest_name
+        count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
+        for name in dict.fromkeys([*exc.fields, *([exc.field] if exc.field else [])]):
+            if name in _REST_NAMES:
+                exc.message = exc.message.replace(name, _REST_NAMES[name], -1 if len(exc.fields) > 1 else count)
+        exc.fields = [_REST_NAMES.get(name, name) for name in exc.fields]
+        if exc.field is not None:
+            exc.field = _REST_NAMES.get(exc.field, exc.field)
         raise
 
 
@@ -177,7 +179,9 @@ async def list_channel_messages(
     channel_id: ChannelIdPath,
     service: Service,
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, description="How many messages (at most 1000; more means 1000, as ElizaOS answers)")
+    ] = 50,
     before: TimestampQuery = None,
     after: TimestampQuery = None,
     after_seq: AfterSeqQuery = None,
@@ -185,6 +189,7 @@ async def list_channel_messages(
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
     await service.access.may_read(caller, channel_id)
+    limit = min(limit, MAX_PAGE)
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(
@@ -195,7 +200,7 @@ async def list_channel_messages(
         before_seq=before_seq,
         after_seq=after_seq,
     )
-    return ok({"messages": [views.rest_message(m, server_id) for m in messages]})
+    return ok({"messages": [views.rest_message(m, server_id) for m in messages], "limit": limit})
 
 
 @router.delete("/central-channels/{channel_id}/messages/{message_id}", status_code=204, include_in_schema=False)
