@@ -12,9 +12,11 @@ message for one more channel is declined while that many are busy). A dropped or
 message still gets its outcome (``messageComplete``; REST waiters hear why), so nobody waits for it.
 
 Lanes live in this process. With several nodes (``REDIS_URL``) every node runs every agent and
-the queue hands each message to one node's copy, so two messages of one channel may be answered
-on two nodes at once: order within a channel, and superseding, hold only for messages that the
-same node takes (most of a conversation's, but not guaranteed).
+the queue hands all messages of a channel to one node's copy at a time (``queue/redis.py``: the
+node holding the channel's partition), so a channel still has one lane across the nodes: its
+replies come in order, and a person's newer message sent to any node supersedes the reply in
+progress on the node that holds the lane. When that node dies, another takes the channel over and
+gets what was left unfinished first, marked redelivered.
 """
 
 from __future__ import annotations
