@@ -59,7 +59,12 @@ class S3MediaStore:
         self.reachable: bool | None = None  # what the check at start found
 
     async def start(self) -> None:
-        """Open the client and check the bucket once; a failure is logged clearly, and uploads answer 503."""
+        """Open the client and check the bucket once.
+
+        A configuration the client cannot use (a profile that does not exist, an endpoint that is no
+        URL) stops the start with what to fix; a bucket that cannot be reached now may be reachable
+        later, so that is logged clearly and uploads answer 503 until it is.
+        """
         try:
             from aiobotocore.config import AioConfig
             from aiobotocore.session import get_session
@@ -77,11 +82,19 @@ class S3MediaStore:
             s3={"addressing_style": "path"} if o.endpoint else None,
         )
         credentials = {"aws_access_key_id": o.access_key, "aws_secret_access_key": o.secret_key} if o.access_key else {}
-        self._client = await self._stack.enter_async_context(
-            get_session().create_client(
-                "s3", endpoint_url=o.endpoint, region_name=o.region, config=config, **credentials
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            self._client = await self._stack.enter_async_context(
+                get_session().create_client(
+                    "s3", endpoint_url=o.endpoint, region_name=o.region, config=config, **credentials
+                )
             )
-        )
+        except (BotoCoreError, ValueError) as exc:  # a configuration that cannot work: say so and stop
+            raise RuntimeError(
+                f"Media storage ({o.where}) cannot be configured: {type(exc).__name__}: {exc}."
+                " Check ELIZA_MEDIA_S3_ENDPOINT/ELIZA_MEDIA_S3_REGION and AWS_PROFILE/AWS_CONFIG_FILE."
+            ) from None
         try:
             await self._call("head_bucket", Bucket=o.bucket)
             self.reachable = True
