@@ -33,7 +33,7 @@ def s3_endpoint() -> Iterator[str]:
         import boto3
         from moto.server import ThreadedMotoServer
     except ImportError:
-        service_missing("moto", "moto[server] is not installed: pip install -e '.[test]' (it is in the test extra)")
+        service_missing("moto", "moto and flask are not installed: pip install -e '.[test]' (they are in the test extra)")
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
