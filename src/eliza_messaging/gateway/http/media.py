@@ -1,11 +1,12 @@
 """Media uploads in ElizaOS's routes and answers, and the files served back under ``/media/uploads``.
 
 The multipart body is parsed as it arrives (python-multipart's streaming parser) and the ``file``
-field written straight to disk through ``messaging.media.Upload``, which counts it against the
+field written straight to a file through ``messaging.media.Upload``, which counts it against the
 cap and reads its type from its first bytes; nothing holds the whole file in memory. The
 body-size middleware lets these routes' bodies through unbuffered, with their own cap
 (``body_limit.py``). A file is served with the type we found, ``nosniff``, a sandboxing
-Content-Security-Policy, and as a download when a browser would do more than show it.
+Content-Security-Policy, and as a download when a browser would do more than show it; from an S3
+bucket it is streamed through with those same headers (``store/media_s3.py`` says why not a redirect).
 """
 
 from __future__ import annotations
