@@ -39,6 +39,7 @@ class S3Options:
     prefix: str = ""
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    max_connections: int = 50  # files being sent or served at once; more wait for a free connection
 
     def __repr__(self) -> str:  # never the secret
         return f"S3Options(bucket={self.bucket!r}, endpoint={self.endpoint!r}, region={self.region!r})"
@@ -79,6 +80,7 @@ class S3MediaStore:
             connect_timeout=o.connect_timeout_s,
             read_timeout=o.read_timeout_s,
             retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=o.max_connections,
             s3={"addressing_style": "path"} if o.endpoint else None,
         )
         credentials = {"aws_access_key_id": o.access_key, "aws_secret_access_key": o.secret_key} if o.access_key else {}
