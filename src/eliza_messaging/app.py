@@ -78,7 +78,8 @@ from .protocol.types import Event
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
-from .store.media_files import MediaFiles
+from .store.media_files import MediaFiles, MediaStore
+from .store.media_s3 import S3MediaStore, S3Options
 from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
@@ -174,7 +175,7 @@ def build_components(settings: Settings) -> Components:
         ),
     )
     library = MediaLibrary(
-        MediaFiles(settings.uploads_dir),
+        build_media_store(settings),
         messaging.access,
         messaging.identity,
         max_bytes=settings.upload_max_bytes,
@@ -188,6 +189,23 @@ def build_components(settings: Settings) -> Components:
     return Components(
         settings, store, sio, queue, messaging, agents, logs, authenticator, library, Jobs(messaging, limits=job_limits)
     )
+
+
+def build_media_store(settings: Settings) -> MediaStore:
+    """Uploads under the data dir, or in an S3-compatible bucket when ELIZA_MEDIA_S3_BUCKET is set."""
+    files = MediaFiles(settings.uploads_dir)
+    if not settings.media_s3_bucket:
+        return files
+    access, secret = settings.media_s3_access_key, settings.media_s3_secret_key
+    options = S3Options(
+        bucket=settings.media_s3_bucket,
+        endpoint=settings.media_s3_endpoint,
+        region=settings.media_s3_region,
+        access_key=access.get_secret_value() if access else None,
+        secret_key=secret.get_secret_value() if secret else None,
+        prefix=settings.media_s3_prefix,
+    )
+    return S3MediaStore(files, options)
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -325,7 +343,7 @@ def create_app(settings: Settings | None = None) -> Any:
         await parts.store.open()
         await start_client_manager(parts.sio)
         await parts.messaging.start()
-        parts.media.start()
+        await parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
         await parts.jobs.start()  # jobs a stop left in progress: finished from the store, or waited for again
@@ -347,6 +365,7 @@ def create_app(settings: Settings | None = None) -> Any:
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
             await parts.messaging.close()
+            await parts.media.close()
             await close_client_manager(parts.sio)
             close_sessions = getattr(parts.sio.sessions, "close", None)
             if close_sessions is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -64,6 +64,21 @@ class Settings(BaseSettings):
         30.0, ge=0, validation_alias=AliasChoices("ELIZA_UPLOAD_RATE", "upload_rate")
     )  # media uploads a minute per caller (entity, else address), after a burst of ELIZA_UPLOAD_BURST (0: no limit)
     upload_burst: int = Field(10, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_BURST", "upload_burst"))
+    # media in an S3-compatible bucket instead of the data dir (store/media_s3.py; pip install 'eliza-messaging[s3]')
+    media_s3_bucket: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_MEDIA_S3_BUCKET", "media_s3_bucket")
+    )  # set: uploads are kept in this bucket; unset (the default): under the data dir
+    media_s3_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_MEDIA_S3_ENDPOINT", "media_s3_endpoint")
+    )  # MinIO, R2, ...: its URL (path-style addressing); unset: AWS S3
+    media_s3_region: str | None = Field(None, validation_alias=AliasChoices("ELIZA_MEDIA_S3_REGION", "media_s3_region"))
+    media_s3_prefix: str = Field("", validation_alias=AliasChoices("ELIZA_MEDIA_S3_PREFIX", "media_s3_prefix"))
+    media_s3_access_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_MEDIA_S3_ACCESS_KEY", "media_s3_access_key")
+    )  # unset: AWS's chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles)
+    media_s3_secret_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_MEDIA_S3_SECRET_KEY", "media_s3_secret_key")
+    )
     job_max_active: int = Field(
         10, gt=0, validation_alias=AliasChoices("ELIZA_JOB_MAX_ACTIVE", "job_max_active")
     )  # Jobs API: jobs pending or processing at once per user
@@ -136,6 +151,15 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
+
+    @model_validator(mode="after")
+    def _s3_keys_together(self) -> Settings:
+        if (self.media_s3_access_key is None) != (self.media_s3_secret_key is None):
+            raise ValueError(
+                "Set both ELIZA_MEDIA_S3_ACCESS_KEY and ELIZA_MEDIA_S3_SECRET_KEY, or neither"
+                " (then AWS's own AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles or roles are used)."
+            )
+        return self
 
     @field_validator("characters", "public_env", mode="before")
     @classmethod

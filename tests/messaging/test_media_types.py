@@ -15,22 +15,22 @@ OWNER = "0b5c2c2e-8d3a-4a59-9c62-3f1f2f0d5e11"
 
 
 @pytest.mark.parametrize("name", sorted(media_samples.ALLOWED))
-def test_each_allowed_type_is_found_in_its_bytes(tmp_path: Path, name: str) -> None:
+async def test_each_allowed_type_is_found_in_its_bytes(tmp_path: Path, name: str) -> None:
     data, served_as = media_samples.ALLOWED[name]
     upload = Upload(MediaFiles(tmp_path), "channels", OWNER, 1000)
     upload.write(data)
-    stored = upload.finish(name)
+    stored = await upload.finish(name)
     assert stored.media_type.mime == served_as
     assert served_type(stored.filename) == stored.media_type
     assert (tmp_path / "channels" / OWNER / stored.filename).read_bytes() == data
 
 
 @pytest.mark.parametrize("data", [media_samples.ZIP, media_samples.ELF, b"\xff\xfe\x00\x01"])
-def test_other_bytes_are_refused_with_the_list(tmp_path: Path, data: bytes) -> None:
+async def test_other_bytes_are_refused_with_the_list(tmp_path: Path, data: bytes) -> None:
     upload = Upload(MediaFiles(tmp_path), "channels", OWNER, 1000)
     with pytest.raises(UnsupportedMediaType) as refused:
         upload.write(data)
-        upload.finish("x.png")
+        await upload.finish("x.png")
     assert refused.value.allowed == ALLOWED
     upload.discard()
     assert list((tmp_path / ".incoming").iterdir()) == []

@@ -5,23 +5,30 @@ from the name or content type the client sent: a page's script renamed ``cat.png
 What has no known signature is accepted only as plain text (valid UTF-8, no NUL) and served as
 ``text/plain``. Nothing a browser would run (HTML, SVG, JavaScript) is on the list; PDF, whose
 viewers run scripts, is served as a download. Uploads are written as they arrive and stop at the
-size cap, so a file never has to fit in memory.
+size cap, so a file never has to fit in memory. Where files are kept (local disk, or an
+S3-compatible bucket) is the ``MediaStore``'s business; a store that cannot be reached is a 503.
 """
 
 from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import filetype
 
 from ..protocol.parse import is_uuid
-from ..store.media_files import MediaFiles
+from ..store.media_files import MediaObject, MediaStore, MediaUnavailable
 from ..types import JsonObject
 from .access import Access
-from .errors import Forbidden, InvalidPayload, NotFound, UnsupportedMediaType, UploadTooLarge
+from .errors import (
+    Forbidden,
+    InvalidPayload,
+    NotFound,
+    StorageUnavailable,
+    UnsupportedMediaType,
+    UploadTooLarge,
+)
 from .identity import Caller, Identity
 from .rates import CallerRate
 
@@ -107,9 +114,9 @@ class StoredMedia:
 
 
 class Upload:
-    """One file being received: counted against the cap, typed from its first bytes, written to disk."""
+    """One file being received: counted against the cap, typed from its first bytes, written to a spool file."""
 
-    def __init__(self, files: MediaFiles, kind: str, owner: str, max_bytes: int) -> None:
+    def __init__(self, files: MediaStore, kind: str, owner: str, max_bytes: int) -> None:
         self._files = files
         self._kind = kind
         self._owner = owner
@@ -136,7 +143,7 @@ class Upload:
             self._check_text(chunk, final=False)
         self._file.write(chunk)
 
-    def finish(self, original_name: str) -> StoredMedia:
+    async def finish(self, original_name: str) -> StoredMedia:
         """Keep the file (the type decided and checked to its end); what the client is told."""
         if self.size == 0:
             raise InvalidPayload("The file is empty: choose a file with something in it.", field="file")
@@ -146,7 +153,10 @@ class Upload:
             self._check_text(b"", final=True)
         assert self._type is not None
         self._file.close()
-        name = self._files.keep(self.path, self._kind, self._owner, self._type.extension)
+        try:
+            name = await self._files.keep(self.path, self._kind, self._owner, self._type.extension, self._type.mime)
+        except MediaUnavailable as exc:
+            raise StorageUnavailable(f"The file could not be stored; try again later. {exc}") from None
         url = f"{URL_PREFIX}/{self._kind}/{self._owner.lower()}/{name}"
         return StoredMedia(url, self._type, name, _clean_name(original_name), self.size)
 
@@ -187,7 +197,7 @@ class MediaLibrary:
 
     def __init__(
         self,
-        files: MediaFiles,
+        files: MediaStore,
         access: Access,
         identity: Identity,
         *,
@@ -200,8 +210,11 @@ class MediaLibrary:
         self._access = access
         self._identity = identity
 
-    def start(self) -> None:
-        self.files.clear_incoming()
+    async def start(self) -> None:
+        await self.files.start()
+
+    async def close(self) -> None:
+        await self.files.close()
 
     async def to_channel(self, caller: Caller, channel_id: str, address: str | None) -> Upload:
         """An upload into a channel: whoever may post there."""
@@ -223,10 +236,16 @@ class MediaLibrary:
             )
         return Upload(self.files, "agents", agent_id, self.max_bytes)
 
-    def locate(self, kind: str, owner: str, name: str) -> tuple[Path, MediaType] | None:
+    async def open(self, kind: str, owner: str, name: str) -> tuple[MediaObject, MediaType] | None:
+        """A stored file and how it is served, or None when the URL names nothing stored."""
         media_type = served_type(name)
-        path = self.files.locate(kind, owner, name)
-        return (path, media_type) if path is not None and media_type is not None else None
+        if media_type is None:
+            return None
+        try:
+            found = await self.files.open(kind, owner, name)
+        except MediaUnavailable as exc:
+            raise StorageUnavailable(f"The file cannot be read now; try again later. {exc}") from None
+        return (found, media_type) if found is not None else None
 
     def _take(self, caller: Caller, address: str | None) -> None:
         if not caller.trusted:

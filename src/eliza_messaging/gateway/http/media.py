@@ -1,11 +1,12 @@
 """Media uploads in ElizaOS's routes and answers, and the files served back under ``/media/uploads``.
 
 The multipart body is parsed as it arrives (python-multipart's streaming parser) and the ``file``
-field written straight to disk through ``messaging.media.Upload``, which counts it against the
+field written straight to a file through ``messaging.media.Upload``, which counts it against the
 cap and reads its type from its first bytes; nothing holds the whole file in memory. The
 body-size middleware lets these routes' bodies through unbuffered, with their own cap
 (``body_limit.py``). A file is served with the type we found, ``nosniff``, a sandboxing
-Content-Security-Policy, and as a download when a browser would do more than show it.
+Content-Security-Policy, and as a download when a browser would do more than show it; from an S3
+bucket it is streamed through with those same headers (``store/media_s3.py`` says why not a redirect).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...messaging.errors import InvalidPayload, NotFound, UploadTooLarge
 from ...messaging.media import MediaLibrary, StoredMedia, Upload, size_words
@@ -166,7 +167,7 @@ async def receive(request: Request, upload: Upload) -> StoredMedia:
         field.flush()
         if not field.found:
             raise InvalidPayload("The multipart body has no field 'file': send the file in it.", field=FIELD)
-        return upload.finish(field.filename)
+        return await upload.finish(field.filename)
     except BaseException:
         upload.discard()
         raise
@@ -205,10 +206,15 @@ async def upload_for_agent(agent_id: AgentIdPath, request: Request, caller: Call
 
 @router.get("/media/uploads/{kind}/{owner}/{name}", include_in_schema=False)
 async def serve(kind: str, owner: str, name: str, media: Library) -> Response:
-    found = media.locate(kind, owner, name)
+    found = await media.open(kind, owner, name)
     if found is None:
         raise NotFound(f"No uploaded file at /media/uploads/{kind[:20]}/{owner[:40]}/{name[:60]}.")
-    path, media_type = found
+    stored, media_type = found
     disposition = "inline" if media_type.inline else "attachment"
     headers = {**_SERVED_HEADERS, "Content-Disposition": f'{disposition}; filename="{name}"'}
-    return FileResponse(path, media_type=media_type.mime, headers=headers)
+    if stored.path is not None:
+        return FileResponse(stored.path, media_type=media_type.mime, headers=headers)
+    assert stored.chunks is not None
+    # from a bucket: streamed through, so it keeps these headers (store/media_s3.py says why not a redirect)
+    headers["Content-Length"] = str(stored.size)
+    return StreamingResponse(stored.chunks, media_type=media_type.mime, headers=headers)
