@@ -28,7 +28,7 @@ from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.http import actions, agents, channels, dm, health, messages, servers, sessions
+from .gateway.http import actions, agents, channels, dm, health, messages, search, servers, sessions
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -41,10 +41,12 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.indexer import Indexer
 from .messaging.metrics import REGISTRY, watch_queue_lag
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
+from .models.embedders import create_embedder
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
@@ -116,6 +118,7 @@ def build_components(settings: Settings) -> Components:
         live_hold=sio,
         replay_max=settings.replay_max,
         node_records=build_node_records(settings),
+        indexer=build_indexer(settings, store),
     )
     logs = LogStream(messaging.fanout)
     authenticator = build_authenticator(settings)
@@ -129,6 +132,8 @@ def build_components(settings: Settings) -> Components:
             timeout_s=settings.agent_timeout_s,
             max_agent_chain=settings.agent_max_chain,
             max_queued=settings.agent_lane_max,
+            recall=settings.agent_recall,
+            recall_tokens=settings.agent_recall_tokens,
         ),
     )
     return Components(settings, store, sio, queue, messaging, agents, logs, authenticator)
@@ -168,6 +173,19 @@ def build_store(settings: Settings) -> Store:
 
         return PostgresStore(settings.postgres_url)
     return SQLiteStore(settings.sqlite_path)
+
+
+def build_indexer(settings: Settings, store: Store) -> Indexer | None:
+    """With an embedder (``ELIZA_EMBEDDINGS``, ``ELIZA_EMBEDDINGS_URL``), messages are embedded for semantic search."""
+    embedder = create_embedder(
+        settings.embeddings,
+        url=settings.embeddings_url,
+        model=settings.embeddings_model,
+        api_key=settings.embeddings_api_key,
+    )
+    if embedder is None:
+        return None
+    return Indexer(store, embedder, queue_max=settings.embeddings_queue_max)
 
 
 def build_queue(settings: Settings) -> MessageQueue:
@@ -270,7 +288,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, servers, channels, dm, actions, sessions):
+    for router in (messages, servers, channels, dm, actions, sessions, search):
         api.include_router(router.router, prefix="/api/messaging")
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)

@@ -134,3 +134,10 @@ class RateLimited(MessagingError):
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message)
         self.retry_after_ms = retry_after_ms
+
+
+class SearchUnavailable(MessagingError):
+    """Semantic search was asked for and cannot run (no embedder, or it failed); keyword search still can."""
+
+    code = "SEARCH_UNAVAILABLE"
+    status = 503

@@ -26,6 +26,7 @@ from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .gate import Gate
 from .identity import Caller, Identity
+from .indexer import Indexer
 from .nodes import Nodes
 from .outbox import Outbox
 from .presence import Presence
@@ -33,6 +34,7 @@ from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
 from .replay import LiveHold, Replay
 from .replies import ReplyWatchers, Watch
 from .reply import Reply
+from .search import Search
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -61,12 +63,14 @@ class MessagingService:
         live_hold: LiveHold | None = None,
         replay_max: int = DEFAULT_REPLAY_MAX,
         node_records: NodeRecords | None = None,
+        indexer: Indexer | None = None,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
         ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
-        for another to clean up if it dies (``nodes.py``; several nodes)."""
+        for another to clean up if it dies (``nodes.py``; several nodes). ``indexer``: keeps the messages'
+        embeddings for semantic search (``indexer.py``; None: keyword search only)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -85,6 +89,8 @@ class MessagingService:
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
+        self.indexer = indexer
+        self.search = Search(store, self.access, self.channels, indexer)
         self.nodes = (
             Nodes(node_records, fanout, self.replies.notify, self.presence.sockets)
             if node_records is not None
@@ -99,6 +105,8 @@ class MessagingService:
         await self.channels.start()
         if self.nodes is not None:
             await self.nodes.start()
+        if self.indexer is not None:
+            await self.indexer.start()
         now = now_ms()
         await self.store.ensure_message_server(
             MessageServer(
@@ -116,6 +124,8 @@ class MessagingService:
         return {"database": store_ok, "redis": queue_ok}
 
     async def close(self) -> None:
+        if self.indexer is not None:
+            await self.indexer.close()
         await self.outbox.close()
         await self.channels.close()
         if self.nodes is not None:
@@ -240,7 +250,10 @@ class MessagingService:
         """Store durably; ``created`` is False (with the original) when this client id was stored before."""
         try:
             with metrics.STORE_WRITE_SECONDS.time():
-                return await self.store.append_message(message)
+                stored = await self.store.append_message(message)
+            if stored.created and self.indexer is not None:
+                self.indexer.notify(stored.message.id)  # embedded later, off this path
+            return stored
         except Exception as exc:
             log.exception("message not stored", extra={"channel": message.channel_id})
             raise StorageUnavailable(

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import orjson
 
 from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
-from . import rows
+from . import rows, sqlite_search
 from .base import StoreError
+from .search import KeywordQuery, SearchHit, SearchScope
 from .sqlite_schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -49,6 +50,7 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._vectors: Any = None  # a reader with sqlite-vec (enable_vectors), on the reader thread
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -88,9 +90,8 @@ class SQLiteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(script):
+                    conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,))
                 conn.execute("COMMIT")
             except BaseException:
@@ -103,6 +104,9 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         if self._reader is not None and self._reader is not self._writer:
             await loop.run_in_executor(self._reader_pool, self._reader.close)
+        if self._vectors is not None:
+            await loop.run_in_executor(self._reader_pool, self._vectors.close)
+            self._vectors = None
         if self._writer is not None:
             await loop.run_in_executor(self._writer_pool, self._writer.close)
         self._reader = self._writer = None
@@ -495,6 +499,44 @@ class SQLiteStore:
         )
         return [_message(r) for r in rows]
 
+    # search -----------------------------------------------------------------------------
+
+    async def keyword_search(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
+        found = await self._read(lambda c: sqlite_search.keyword_search(c, query, scope, limit))
+        n = sqlite_search.COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), r[n + 1]) for r in found]
+
+    async def member_channels(self, entity_id: str) -> list[str]:
+        return await self._read(lambda c: sqlite_search.member_channels(c, entity_id))
+
+    async def enable_vectors(self) -> None:
+        if self._vectors is None:
+            loop = asyncio.get_running_loop()
+            self._vectors = await loop.run_in_executor(self._reader_pool, sqlite_search.connect_vectors, self._path)
+
+    async def vector_search(
+        self, model: str, vector: Sequence[float], scope: SearchScope, limit: int
+    ) -> list[SearchHit]:
+        conn = self._vectors
+        if conn is None:
+            raise StoreError("Vectors are not enabled on this store (enable_vectors).")
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._reader_pool, sqlite_search.vector_search, conn, model, vector, scope, limit
+        )
+        n = sqlite_search.COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), "") for r in found]
+
+    async def pending_embeddings(self, model: str, *, after: int, limit: int) -> list[tuple[int, str, str]]:
+        return await self._read(lambda c: sqlite_search.pending_embeddings(c, model, after, limit))
+
+    async def message_texts(self, message_ids: Sequence[str]) -> list[tuple[str, str]]:
+        return await self._read(lambda c: sqlite_search.texts(c, message_ids))
+
+    async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
+        saved: int = await self._write(lambda c: sqlite_search.save_vectors(c, model, items))
+        return saved
+
     # sessions ---------------------------------------------------------------------------
 
     async def save_session(self, session: ChatSession) -> None:
@@ -563,6 +605,22 @@ _NEXT_SEQ = (
     " ON CONFLICT (channel_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq"
 )
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one: split at each ``;`` that ends a whole statement (a trigger's
+    body holds several)."""
+    statements: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current)
+            current = ""
+    if current.strip(" \n;"):
+        statements.append(current)
+    return statements
 
 
 def _server(row: Sequence[Any]) -> MessageServer:

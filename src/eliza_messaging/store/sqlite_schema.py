@@ -122,4 +122,40 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE UNIQUE INDEX central_messages_channel_seq ON central_messages(channel_id, channel_seq);
         """,
     ),
+    (
+        10,
+        # Search (issue 13; numbered apart from other work in flight). ``messages_fts`` is an FTS5 index
+        # over the messages' text (external content: the text itself stays in ``central_messages``),
+        # kept in step by triggers in the writing transaction, so a stored message is searchable as
+        # soon as it is acknowledged and a deleted or edited one never matches its old words; existing
+        # rows are indexed by the rebuild. ``unicode61 remove_diacritics 2`` folds case and accents of
+        # every script ("café" matches "cafe"). ``message_vectors`` holds each message's embedding
+        # (float32, written by messaging/indexer.py off the send path) under the model that made it;
+        # it goes with its message (the cascade) and when the text changes (the trigger).
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='central_messages', content_rowid='seq', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+        CREATE TRIGGER central_messages_fts_insert AFTER INSERT ON central_messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+        END;
+        CREATE TRIGGER central_messages_fts_delete AFTER DELETE ON central_messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        END;
+        CREATE TRIGGER central_messages_fts_update AFTER UPDATE OF content ON central_messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+        END;
+        CREATE TABLE message_vectors (
+            message_id TEXT PRIMARY KEY REFERENCES central_messages(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE TRIGGER central_messages_vector_stale AFTER UPDATE OF content ON central_messages
+            WHEN new.content IS NOT old.content BEGIN
+            DELETE FROM message_vectors WHERE message_id = new.id;
+        END;
+        """,
+    ),
 )

@@ -17,6 +17,7 @@ Responses = dict[int | str, dict[str, Any]]
 
 _WHY = {
     400: "Invalid input: the message names the field and the fix",
+    403: "Forbidden: data isolation is on and you are not a participant of that channel",
     404: "Not found",
     409: "Already exists",
     410: "The session has expired",
