@@ -111,9 +111,7 @@ async def test_index_follows_edits_and_every_kind_of_delete(any_store: Store) ->
     assert await found(store, words("cascaded")) == []
 
 
-async def test_existing_rows_are_indexed_by_the_migration(
-    backend: Backend, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_existing_rows_are_indexed_by_the_migration(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     module = sqlite if backend.name == "sqlite" else postgres
     before_search = tuple(m for m in module.MIGRATIONS if m[0] < 10)
     monkeypatch.setattr(module, "MIGRATIONS", before_search)

@@ -92,9 +92,19 @@ async def member_channels(c: Connection, entity_id: str) -> list[str]:
 
 
 def literal(vector: Sequence[float]) -> str:
-    """pgvector's text form, ``[0.1,0.2,...]`` (sent as text and cast: no codec needed); with braces
-    instead, the same text is an array literal for ``real[]``."""
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    """pgvector's text form, ``[0.1,0.2,...]`` (sent as text and cast: no codec needed)."""
+    return "[" + ",".join(_float4(x) for x in vector) + "]"
+
+
+def array_literal(vector: Sequence[float]) -> str:
+    """The same as a ``real[]`` literal, ``{0.1,0.2,...}``."""
+    return "{" + literal(vector)[1:-1] + "}"
+
+
+def _float4(x: float) -> str:
+    """One component as PostgreSQL's float4 reads it: below its smallest normal it is 0 (not an underflow)."""
+    value = float(x)
+    return "0" if abs(value) < 1e-37 else f"{value:.8g}"
 
 
 async def ensure_vectors(c: Any) -> str:
@@ -139,14 +149,15 @@ async def vector_search(
     c: Connection, schema: str, model: str, vector: Sequence[float], scope: SearchScope, limit: int
 ) -> list[Any]:
     """Rows of the message columns, then the cosine similarity; nearest first (exact)."""
-    args: list[Any] = [literal(vector) if schema else list(vector), model]
+    args: list[Any] = [literal(vector) if schema else array_literal(vector), model]
     where = _scope(scope, args)
     args.append(limit)
     if schema:
-        distance = f"v.embedding OPERATOR({schema}.<=>) $1::{schema}.vector"
+        distance = f"v.embedding OPERATOR({schema}.<=>) $1::text::{schema}.vector"
         similarity, order = f"1 - ({distance})", distance
     else:
-        similarity = "(SELECT sum(a * b) FROM unnest(v.embedding, $1::real[]) AS t(a, b))"
+        # in float8: a product of two small float4s would underflow (an error in PostgreSQL)
+        similarity = "(SELECT sum(a::float8 * b::float8) FROM unnest(v.embedding, $1::text::real[]) AS t(a, b))"
         order = "similarity DESC"
     sql = (
         f"SELECT {_COLUMNS}, {similarity} AS similarity"
@@ -188,6 +199,6 @@ async def save_vectors(
         model,
         [i[0] for i in items],
         [i[1] for i in items],
-        [literal(i[2]) if schema else "{" + literal(i[2])[1:-1] + "}" for i in items],
+        [literal(i[2]) if schema else array_literal(i[2]) for i in items],
     )
     return int(status.rsplit(" ", 1)[-1])
