@@ -136,8 +136,14 @@ class RateLimited(MessagingError):
         self.retry_after_ms = retry_after_ms
 
 
+class SemanticSearchOff(InvalidPayload):
+    """Semantic search was asked of a server that has no embedder (or nowhere to keep vectors)."""
+
+    code = "SEMANTIC_SEARCH_OFF"
+
+
 class SearchUnavailable(MessagingError):
-    """Semantic search was asked for and cannot run (no embedder, or it failed); keyword search still can."""
+    """Semantic search was asked for and its embedder failed just now; keyword search still works."""
 
     code = "SEARCH_UNAVAILABLE"
     status = 503

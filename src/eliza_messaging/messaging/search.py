@@ -22,7 +22,8 @@ from ..store.base import Store, StoreError
 from ..store.search import KeywordQuery, SearchHit, SearchScope, Term
 from .access import Access
 from .channel_cache import ChannelCache
-from .errors import InvalidPayload, SearchUnavailable, StorageUnavailable
+from .channels import targeted_ids
+from .errors import InvalidPayload, SearchUnavailable, SemanticSearchOff, StorageUnavailable
 from .identity import Caller
 from .indexer import Indexer
 
@@ -35,6 +36,7 @@ MAX_QUERY_CHARS: Final = 500
 MAX_TERMS: Final = 32
 RRF_K: Final = 60
 SNIPPET_CHARS: Final = 160
+MAX_OTHER_DMS: Final = 50  # earlier DM channels with the same person that recall searches
 RECALL_WORDS: Final = 16  # the longest distinct words of the incoming message that recall searches for
 _TOKENS: Final = re.compile(r'"([^"]*)"(\*?)|([^\s"]+)')
 _WORD: Final = re.compile(r"[^\W_]{3,}")
@@ -141,7 +143,7 @@ class Search:
         chosen = mode or self.default_mode
         if chosen == "semantic":
             if not self.semantic:
-                raise SearchUnavailable(self._why_no_semantic() + " Search with mode=keyword instead.", field="mode")
+                raise SemanticSearchOff(self._why_no_semantic() + " Search with mode=keyword instead.", field="mode")
             hits = await self._semantic(str(q), scope, limit)
             return SearchResults([_with_snippet(h) for h in hits], "semantic")
         keyword = await self._keyword(query, scope, limit if chosen == "keyword" else max(limit * 2, 20))
@@ -190,16 +192,18 @@ class Search:
         return await self._stored(self._store.member_channels(caller.entity_id))
 
     async def _other_dms(self, channel_id: str, agent_id: str, person_id: str) -> list[str]:
-        mine = set(await self._stored(self._store.member_channels(agent_id)))
-        shared = [
-            c for c in await self._stored(self._store.member_channels(person_id)) if c in mine and c != channel_id
-        ]
+        """The person's other DM channels with this agent (a participant there, or the one it targets)."""
+        agents_channels = set(await self._stored(self._store.member_channels(agent_id)))
         found = []
-        for other in shared:
+        for other in await self._stored(self._store.member_channels(person_id)):
+            if other == channel_id:
+                continue
             channel = await self._channels.get(other)
-            if channel is not None and channel.type == ChannelType.DM:
+            if channel is None or channel.type != ChannelType.DM:
+                continue
+            if other in agents_channels or agent_id in targeted_ids(channel.metadata):
                 found.append(other)
-        return found
+        return found[:MAX_OTHER_DMS]
 
     async def _keyword(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
         return await self._stored(self._store.keyword_search(query, scope, limit))

@@ -155,8 +155,8 @@ async def test_queries_that_are_syntax_in_fts5_or_tsquery_are_only_words(
 async def test_without_an_embedder_semantic_is_refused_and_hybrid_says_it_used_keywords(app: App) -> None:
     channel = new_id()
     await post(app, channel, "plain words")
-    error = await search(app, status=503, q="plain", mode="semantic")
-    assert error["code"] == "SEARCH_UNAVAILABLE" and "ELIZA_EMBEDDINGS" in error["message"]
+    error = await search(app, status=400, q="plain", mode="semantic")
+    assert error["code"] == "SEMANTIC_SEARCH_OFF" and "ELIZA_EMBEDDINGS" in error["message"]
     found = await search(app, q="plain", mode="hybrid")
     assert found["mode"] == "keyword" and texts(found) == ["plain words"]
     assert "ELIZA_EMBEDDINGS" in found["notice"] and "keyword" in found["notice"]
