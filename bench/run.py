@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py fanout connections  # some scenarios
     .venv/bin/python bench/run.py all --size smoke    # ~2 s per scenario at tiny size (the test suite's run)
     .venv/bin/python bench/run.py all --repeat 3      # median of three runs per figure
+    .venv/bin/python bench/run.py search              # search latency at 100k and 1M messages (bench/search.py)
 
 Scenarios: ``rtt`` (one message at a time), ``throughput`` (20 rooms x 5 clients, 10 sends in flight
 each, durable; loss and duplicates checked against the broadcasts and, for this server, the REST
@@ -134,4 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["search"]:  # search latency and index cost, straight on the stores (bench/search.py)
+        from bench import search
+
+        sys.exit(search.main(sys.argv[2:]))
     sys.exit(run(parse()))
