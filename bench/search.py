@@ -159,12 +159,12 @@ def postgres_url(schema: str) -> str:
     return f"{POSTGRES_TEST_URL}?options={quote(f'-c search_path={schema}')}"
 
 
-def rows(corpus: Corpus, count: int, now: int, channel_ids: list[str]) -> list[tuple[Any, ...]]:
+def rows(corpus: Corpus, count: int, now: int, channel_ids: list[str], seqs: dict[str, int]) -> list[tuple[Any, ...]]:
+    """``count`` message rows spread over the channels; ``seqs`` holds each channel's last offset so far."""
     out = []
-    seqs = dict.fromkeys(channel_ids, 0)
     for i in range(count):
         cid = channel_ids[i % len(channel_ids)]
-        seqs[cid] += 1
+        seqs[cid] = seqs.get(cid, 0) + 1
         at = now - (count - i) * 1000
         out.append(
             (
@@ -201,8 +201,9 @@ async def fill_sqlite(path: Path, corpus: Corpus, count: int, vectors: int) -> t
     now = int(time.time() * 1000)
     made = 0
     rng = random.Random(7)
+    seqs: dict[str, int] = {}
     while made < count:
-        batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids)
+        batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids, seqs)
         conn.execute("BEGIN")
         conn.executemany(
             f"INSERT INTO central_messages ({columns}, published_at) VALUES ({', '.join('?' * 14)}, 0)", batch
@@ -250,9 +251,10 @@ async def fill_postgres(schema: str, corpus: Corpus, count: int, vectors: int) -
     now = int(time.time() * 1000)
     made = 0
     rng = random.Random(7)
+    seqs: dict[str, int] = {}
     try:
         while made < count:
-            batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids)
+            batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids, seqs)
             records = batch  # the default jsonb codec takes the JSON text
             await conn.copy_records_to_table("central_messages", records=records, columns=columns)
             with_vectors = batch[: max(0, min(len(batch), vectors - made))]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from . import rows
-from .search import SNIPPET_MARK, SNIPPET_WORDS, KeywordQuery, SearchScope
+from .search import KeywordQuery, SearchScope, snippet
 
 CONFIG: Final = "'simple'::regconfig"
 _COLUMNS: Final = ", ".join(f"m.{c.strip()}" for c in rows.MESSAGE_COLUMNS.split(","))
@@ -68,20 +68,17 @@ def _scope(scope: SearchScope, args: list[Any]) -> str:
 
 
 async def keyword_search(c: Connection, query: KeywordQuery, scope: SearchScope, limit: int) -> list[Any]:
-    """Rows of the message columns, then the score (ts_rank_cd) and the snippet; best first."""
+    """Rows of the message columns, then the score (ts_rank_cd) and the snippet (``search.snippet``); best first."""
     args: list[Any] = []
     q = tsquery(query, args)
     where = _scope(scope, args)
     args.append(limit)
-    options = f"StartSel={SNIPPET_MARK}, StopSel={SNIPPET_MARK}, MaxWords={SNIPPET_WORDS}, MinWords=5, MaxFragments=1"
     sql = (
-        f"WITH q AS (SELECT {q} AS q), hits AS ("
+        f"WITH q AS (SELECT {q} AS q)"
         f" SELECT {_COLUMNS}, ts_rank_cd(m.search_tsv, q.q) AS score FROM central_messages AS m, q"
-        f" WHERE m.search_tsv @@ q.q{where} ORDER BY score DESC, m.created_at DESC LIMIT ${len(args)})"
-        f" SELECT hits.*, ts_headline({CONFIG}, hits.content, q.q, '{options}') FROM hits, q"
-        " ORDER BY hits.score DESC, hits.created_at DESC"
+        f" WHERE m.search_tsv @@ q.q{where} ORDER BY score DESC, m.created_at DESC LIMIT ${len(args)}"
     )
-    return await c.fetch(sql, *args)
+    return [(*r, snippet(r[4], query.terms)) for r in await c.fetch(sql, *args)]
 
 
 async def member_channels(c: Connection, entity_id: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 
 from . import rows
-from .search import SNIPPET_MARK, SNIPPET_WORDS, KeywordQuery, SearchScope, VectorsUnavailable
+from .search import KeywordQuery, SearchScope, VectorsUnavailable, snippet
 
 _COLUMNS: Final = ", ".join(f"m.{c.strip()}" for c in rows.MESSAGE_COLUMNS.split(","))
 COLUMN_COUNT: Final = len(rows.MESSAGE_COLUMNS.split(","))
@@ -53,18 +53,32 @@ def _scope(scope: SearchScope, args: list[Any]) -> str:
 
 
 def keyword_search(conn: sqlite3.Connection, query: KeywordQuery, scope: SearchScope, limit: int) -> list[Any]:
-    """Rows of the message columns, then the score (higher is better) and the snippet; best first."""
-    args: list[Any] = [fts_query(query)]
+    """Rows of the message columns, then the score (higher is better) and the snippet; best first.
+
+    Two steps: the best ``limit`` row ids by bm25 (the sort holds ids and scores only, and the
+    messages table is joined only when the scope needs it), then those rows; snippets are made from
+    their text (``search.snippet``), not by a second full-text query.
+    """
+    match = fts_query(query)
+    args: list[Any] = [match]
     where = _scope(scope, args)
+    join = " JOIN central_messages AS m ON m.seq = messages_fts.rowid" if where else ""
     args.append(limit)
-    mark = SNIPPET_MARK
-    sql = (
-        f"SELECT {_COLUMNS}, -bm25(messages_fts) AS score,"
-        f" snippet(messages_fts, 0, '{mark}', '{mark}', '…', {SNIPPET_WORDS})"
-        " FROM messages_fts JOIN central_messages AS m ON m.seq = messages_fts.rowid"
-        f" WHERE messages_fts MATCH ?{where} ORDER BY bm25(messages_fts) LIMIT ?"
-    )
-    return conn.execute(sql, args).fetchall()
+    ranked = conn.execute(
+        f"SELECT messages_fts.rowid, -bm25(messages_fts) FROM messages_fts{join}"
+        f" WHERE messages_fts MATCH ?{where} ORDER BY bm25(messages_fts) LIMIT ?",
+        args,
+    ).fetchall()
+    if not ranked:
+        return []
+    found = {
+        r[-1]: r[:-1]
+        for r in conn.execute(
+            f"SELECT {_COLUMNS}, m.seq FROM central_messages AS m WHERE m.seq IN (SELECT value FROM json_each(?))",
+            (orjson.dumps([r[0] for r in ranked]).decode(),),
+        )
+    }
+    return [(*found[rowid], score, snippet(found[rowid][4], query.terms)) for rowid, score in ranked if rowid in found]
 
 
 def member_channels(conn: sqlite3.Connection, entity_id: str) -> list[str]:
@@ -118,16 +132,26 @@ def _loadable_connection(path: str) -> Any:
 
 def vector_search(conn: Any, model: str, vector: Sequence[float], scope: SearchScope, limit: int) -> list[Any]:
     """Rows of the message columns, then the cosine similarity; nearest first (exact: every vector in
-    scope is compared, in C)."""
+    scope is compared, in C; the sort holds ids and distances only)."""
     args: list[Any] = [pack(vector), model]
     where = _scope(scope, args)
+    join = " JOIN central_messages AS m ON m.id = v.message_id" if where else ""
     args.append(limit)
-    sql = (
-        f"SELECT {_COLUMNS}, 1.0 - vec_distance_cosine(v.vector, ?) AS similarity"
-        " FROM message_vectors AS v JOIN central_messages AS m ON m.id = v.message_id"
-        f" WHERE v.model = ?{where} ORDER BY similarity DESC LIMIT ?"
-    )
-    return list(conn.execute(sql, args).fetchall())
+    nearest = conn.execute(
+        f"SELECT v.message_id, 1.0 - vec_distance_cosine(v.vector, ?) AS similarity FROM message_vectors AS v{join}"
+        f" WHERE v.model = ?{where} ORDER BY similarity DESC LIMIT ?",
+        args,
+    ).fetchall()
+    if not nearest:
+        return []
+    found = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT {_COLUMNS} FROM central_messages AS m WHERE m.id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps([n[0] for n in nearest]).decode(),),
+        )
+    }
+    return [(*found[message_id], similarity) for message_id, similarity in nearest if message_id in found]
 
 
 def pending_embeddings(conn: sqlite3.Connection, model: str, after: int, limit: int) -> list[tuple[int, str, str]]:
