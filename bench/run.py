@@ -55,6 +55,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="override one generator setting, e.g. --set fanout.LISTENERS=200 (see bench/scenarios.py SIZES)",
     )
     parser.add_argument("--servers", default="ours,node", help="comma-separated: ours, node (default both)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this server, e.g. --env ELIZA_EMBEDDINGS=local (indexing on) to compare with a run without",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="where the Markdown table goes")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where every raw figure goes")
     args = parser.parse_args(argv)
@@ -81,6 +88,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         args.overrides.setdefault(scenario, {})[name] = value
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--env {item!r}: write NAME=VALUE, e.g. ELIZA_EMBEDDINGS=local")
+        servers.OUR_ENV[name] = value
     return args
 
 
