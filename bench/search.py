@@ -45,7 +45,7 @@ import asyncpg
 
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from eliza_messaging.records import Channel, Message, MessageServer
-from eliza_messaging.store import postgres_search, sqlite_search
+from eliza_messaging.store import postgres_search
 from eliza_messaging.store.base import Store
 from eliza_messaging.store.postgres import PostgresStore
 from eliza_messaging.store.search import KeywordQuery, SearchScope, Term
@@ -125,6 +125,15 @@ def unit_vector(rng: random.Random) -> list[float]:
     return [x / norm for x in v]
 
 
+def unit_vectors(count: int, seed: int) -> Any:
+    """``count`` random unit vectors as a float32 array (numpy: the [semantic] extra brings it)."""
+    import numpy as np
+
+    v = np.random.default_rng(seed).standard_normal((count, DIMENSIONS), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
@@ -200,21 +209,31 @@ async def fill_sqlite(path: Path, corpus: Corpus, count: int, vectors: int) -> t
     )
     now = int(time.time() * 1000)
     made = 0
-    rng = random.Random(7)
     seqs: dict[str, int] = {}
+    # In bulk the index is built once at the end (FTS5's rebuild) rather than row by row: the triggers
+    # go for the fill and come back as they were.
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%fts%'"
+    ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    matrix = unit_vectors(min(vectors, count), 7)
     while made < count:
         batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids, seqs)
         conn.execute("BEGIN")
         conn.executemany(
             f"INSERT INTO central_messages ({columns}, published_at) VALUES ({', '.join('?' * 14)}, 0)", batch
         )
-        for row in batch[: max(0, min(len(batch), vectors - made))]:
-            conn.execute(
-                "INSERT INTO message_vectors (message_id, model, vector) VALUES (?, ?, ?)",
-                (row[0], MODEL, sqlite_search.pack(unit_vector(rng))),
-            )
+        with_vectors = batch[: max(0, min(len(batch), vectors - made))]
+        conn.executemany(
+            "INSERT INTO message_vectors (message_id, model, vector) VALUES (?, ?, ?)",
+            [(row[0], MODEL, matrix[made + i].tobytes()) for i, row in enumerate(with_vectors)],
+        )
         conn.execute("COMMIT")
         made += len(batch)
+    conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+    for _, sql in triggers:
+        conn.execute(sql)
     conn.execute(
         "INSERT OR REPLACE INTO channel_offsets"
         " SELECT channel_id, MAX(channel_seq) FROM central_messages GROUP BY channel_id"
@@ -250,13 +269,14 @@ async def fill_postgres(schema: str, corpus: Corpus, count: int, vectors: int) -
     ]
     now = int(time.time() * 1000)
     made = 0
-    rng = random.Random(7)
     seqs: dict[str, int] = {}
+    matrix = unit_vectors(min(vectors, count), 7)
     try:
+        await conn.execute("DROP INDEX central_messages_search")  # in bulk, the GIN index is built once at the end
         while made < count:
             batch = rows(corpus, min(CHUNK, count - made), now - (count - made) * 1000, channel_ids, seqs)
-            records = batch  # the default jsonb codec takes the JSON text
-            await conn.copy_records_to_table("central_messages", records=records, columns=columns)
+            records = [(*r, 0) for r in batch]  # the default jsonb codec takes the JSON text; published
+            await conn.copy_records_to_table("central_messages", records=records, columns=[*columns, "published_at"])
             with_vectors = batch[: max(0, min(len(batch), vectors - made))]
             if with_vectors:
                 literal = postgres_search.literal if vector_schema else postgres_search.array_literal
@@ -266,10 +286,10 @@ async def fill_postgres(schema: str, corpus: Corpus, count: int, vectors: int) -
                     " FROM unnest($2::text[], $3::text[]) AS t(i, v)",
                     MODEL,
                     [r[0] for r in with_vectors],
-                    [literal(unit_vector(rng)) for _ in with_vectors],
+                    [literal(matrix[made + i].tolist()) for i in range(len(with_vectors))],
                 )
             made += len(batch)
-        await conn.execute("UPDATE central_messages SET published_at = 0")
+        await conn.execute("CREATE INDEX central_messages_search ON central_messages USING gin (search_tsv)")
         await conn.execute(
             "INSERT INTO channel_offsets SELECT channel_id, MAX(channel_seq) FROM central_messages"
             " GROUP BY channel_id ON CONFLICT (channel_id) DO UPDATE SET last_seq = EXCLUDED.last_seq"
