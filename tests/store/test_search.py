@@ -4,14 +4,18 @@ and delete, and built for rows stored before the index existed."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from eliza_messaging.store import postgres, sqlite
 from eliza_messaging.store.base import Store
 from eliza_messaging.store.search import KeywordQuery, SearchScope, Term
+from eliza_messaging.store.sqlite import CATCH_UP_DELAY_S, SQLiteStore
 from tests.store.conftest import Backend
 from tests.store.test_conformance import channel, message, with_server
 
@@ -169,3 +173,36 @@ async def test_vectors_beside_messages(any_store: Store) -> None:
     assert "north" not in [h.message.content for h in await store.vector_search("m1", unit(1, 0, 0), ALL, 5)]
     await store.delete_channel(c)
     assert await store.vector_search("m1", unit(1, 0, 0), ALL, 5) == []
+
+
+async def test_sqlite_indexes_appends_in_batches_soon_after_and_on_open(tmp_path: Path) -> None:
+    """New rows reach FTS5 in one batch shortly after they are appended (no search needed), and rows a
+    stopped process left unindexed are indexed when the store opens again."""
+    path = tmp_path / "m.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    await with_server(store)
+    c = await channel(store)
+    await store.append_message(message(c, "batched words", at=1))
+
+    def indexed() -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT indexed_seq FROM search_progress").fetchone()[0])
+
+    assert indexed() == 0
+    await asyncio.sleep(CATCH_UP_DELAY_S * 3)
+    assert indexed() == 1
+    await store.close()
+    with sqlite3.connect(path) as db:  # a row written as a process that stopped before indexing it would leave it
+        db.execute(
+            "INSERT INTO central_messages (id, channel_id, author_id, content, source_type, created_at, updated_at,"
+            " channel_seq) VALUES ('late', ?, 'a', 'left unindexed', 't', 2, 2, 2)",
+            (c,),
+        )
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    try:
+        assert indexed() == 2
+        assert await found(reopened, words("unindexed")) == ["left unindexed"]
+    finally:
+        await reopened.close()

@@ -10,6 +10,7 @@ they never wait behind a commit (WAL lets them see the last committed state).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +26,12 @@ from .base import StoreError
 from .search import KeywordQuery, SearchHit, SearchScope
 from .sqlite_schema import MIGRATIONS
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 WriteOp = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
+CATCH_UP_DELAY_S = 0.2  # how long appends gather before the keyword index takes them in one batch
 
 
 def _dumps(value: Any) -> str:
@@ -51,6 +54,11 @@ class SQLiteStore:
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._vectors: Any = None  # a reader with sqlite-vec (enable_vectors), on the reader thread
+        # the keyword index catches up in batches (sqlite_search.catch_up): appends made / indexed so far
+        self._appends = 0
+        self._indexed_appends = 0
+        self._catch_up: asyncio.TimerHandle | None = None
+        self._catch_up_tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -60,6 +68,7 @@ class SQLiteStore:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await loop.run_in_executor(self._writer_pool, self._connect_writer)
         self._reader = await loop.run_in_executor(self._reader_pool, self._connect_reader)
+        await self._index_now(force=True)  # rows stored but not indexed when the last process stopped
 
     def _connect_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -99,6 +108,10 @@ class SQLiteStore:
                 raise
 
     async def close(self) -> None:
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            self._catch_up = None
+        await self._index_now()
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         loop = asyncio.get_running_loop()
@@ -318,7 +331,34 @@ class SQLiteStore:
             )
             return StoredMessage(replace(message, seq=seq), created=True)
 
-        return await self._write(op)
+        stored: StoredMessage = await self._write(op)
+        if stored.created:
+            self._appended()
+        return stored
+
+    def _appended(self) -> None:
+        """A row to index: the keyword index catches up soon, in one batch with the others."""
+        self._appends += 1
+        if self._catch_up is None:
+            self._catch_up = asyncio.get_running_loop().call_later(CATCH_UP_DELAY_S, self._start_catch_up)
+
+    def _start_catch_up(self) -> None:
+        self._catch_up = None
+        task = asyncio.get_running_loop().create_task(self._index_now())
+        self._catch_up_tasks.add(task)
+        task.add_done_callback(self._catch_up_tasks.discard)
+
+    async def _index_now(self, *, force: bool = False) -> None:
+        """Bring the keyword index up to every append made so far (errors: the next call retries)."""
+        wanted = self._appends
+        if (self._indexed_appends >= wanted and not force) or self._writer is None:
+            return
+        try:
+            await self._write(sqlite_search.catch_up)
+        except Exception:  # the store is closing, or the disk failed: the next append or search tries again
+            log.warning("the keyword index could not catch up; retrying later", exc_info=True)
+            return
+        self._indexed_appends = max(self._indexed_appends, wanted)
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await self._read(
@@ -502,6 +542,7 @@ class SQLiteStore:
     # search -----------------------------------------------------------------------------
 
     async def keyword_search(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
+        await self._index_now()  # whatever was acknowledged before this search is found by it
         found = await self._read(lambda c: sqlite_search.keyword_search(c, query, scope, limit))
         n = sqlite_search.COLUMN_COUNT
         return [SearchHit(_message(r), float(r[n]), r[n + 1]) for r in found]

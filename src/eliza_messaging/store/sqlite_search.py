@@ -23,6 +23,32 @@ _COLUMNS: Final = ", ".join(f"m.{c.strip()}" for c in rows.MESSAGE_COLUMNS.split
 COLUMN_COUNT: Final = len(rows.MESSAGE_COLUMNS.split(","))
 
 
+CATCH_UP_ROWS: Final = 2000  # rows indexed per statement when catching up
+
+
+def catch_up(conn: sqlite3.Connection) -> int:
+    """Index the rows stored since the last catch-up (in the caller's write transaction); how many.
+
+    One ``INSERT ... SELECT`` per ``CATCH_UP_ROWS`` writes one FTS5 segment for them all, where a
+    trigger per row would write (and later merge) one per transaction.
+    """
+    done = 0
+    while True:
+        indexed = conn.execute("SELECT indexed_seq FROM search_progress").fetchone()[0]
+        last = conn.execute(
+            "SELECT MAX(seq) FROM (SELECT seq FROM central_messages WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (indexed, CATCH_UP_ROWS),
+        ).fetchone()[0]
+        if last is None:
+            return done
+        done += conn.execute(
+            "INSERT INTO messages_fts (rowid, content) SELECT seq, content FROM central_messages"
+            " WHERE seq > ? AND seq <= ?",
+            (indexed, last),
+        ).rowcount
+        conn.execute("UPDATE search_progress SET indexed_seq = ?", (last,))
+
+
 def fts_query(query: KeywordQuery) -> str:
     """``"word"``, ``"prefix"*`` and ``"a phrase"``, all required (or any, for recall)."""
     parts = []
