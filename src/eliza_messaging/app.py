@@ -28,7 +28,21 @@ from .fanout.base import NodeRecords, NodeRelay
 from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
 from .gateway import json_codec
 from .gateway.callers import Authenticator
-from .gateway.http import actions, agents, channels, dm, health, messages, search, servers, sessions
+from .gateway.http import (
+    actions,
+    agents,
+    channels,
+    dm,
+    entities,
+    exports,
+    health,
+    media,
+    memories,
+    messages,
+    search,
+    servers,
+    sessions,
+)
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
@@ -42,7 +56,10 @@ from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
 from .messaging.indexer import Indexer
+from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
+from .messaging.rates import CallerRate
+from .messaging.retention import Retention
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
@@ -50,6 +67,7 @@ from .models.embedders import create_embedder
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
+from .store.media_files import MediaFiles
 from .store.sqlite import SQLiteStore
 
 # REST callers waiting for a reply (transport http/sse) wait this much longer than an agent may take.
@@ -70,6 +88,7 @@ class Components:
     agents: AgentRegistry
     logs: LogStream
     authenticator: Authenticator
+    media: MediaLibrary
 
 
 def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
@@ -136,7 +155,14 @@ def build_components(settings: Settings) -> Components:
             recall_tokens=settings.agent_recall_tokens,
         ),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator)
+    library = MediaLibrary(
+        MediaFiles(settings.uploads_dir),
+        messaging.access,
+        messaging.identity,
+        max_bytes=settings.upload_max_bytes,
+        rate=CallerRate("uploads", settings.upload_rate, settings.upload_burst),
+    )
+    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator, library)
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -253,13 +279,22 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     parts = build_components(settings)
 
+    retention = (
+        Retention(parts.messaging, settings.retention_days, interval_s=settings.retention_interval_s)
+        if settings.retention_days
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await parts.store.open()
         await start_client_manager(parts.sio)
         await parts.messaging.start()
+        parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
+        if retention is not None:
+            retention.start()
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
         metrics_server = start_metrics_port(settings)
         collector.settle()  # start-up's objects out of the collector's sight (collector.py)
@@ -269,6 +304,8 @@ def create_app(settings: Settings | None = None) -> Any:
             if metrics_server is not None:
                 metrics_server.shutdown()
             parts.logs.detach(logging.getLogger("eliza_messaging"))
+            if retention is not None:
+                await retention.close()
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
@@ -280,6 +317,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.messaging = parts.messaging
     api.state.components = parts
     api.state.agents = parts.agents
+    api.state.media = parts.media
     install_error_handlers(api)
     api.include_router(health.router)
     if settings.metrics_port is None:
@@ -288,10 +326,17 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, servers, channels, dm, actions, sessions, search):
+    for router in (messages, exports, entities, servers, channels, dm, actions, sessions, search):
         api.include_router(router.router, prefix="/api/messaging")
+    api.include_router(memories.router)
+    api.include_router(media.router)
     api.add_middleware(AuthMiddleware, authenticator=parts.authenticator)
-    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_frame_bytes)
+    upload_cap = settings.upload_max_bytes + media.ENVELOPE_BYTES
+    api.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_frame_bytes,
+        streamed=[(pattern, upload_cap) for pattern in media.UPLOAD_PATHS],
+    )
     # REST answers browsers from the same origins as Socket.IO (CORS_ORIGIN), preflights included.
     api.add_middleware(
         CORSMiddleware,

@@ -6,13 +6,44 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from . import logs
 from .commands.chat import chat
 from .commands.doctor import doctor
 from .config import Settings
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True, help="The ElizaOS real-time messaging server.")
+
+def _plain_help(params: list[Any]) -> list[Any]:
+    """Help that names each value by its metavar (``--port PORT``), without typer's ``<str>``/``<bool>`` tags.
+
+    Typer 0.29 prints the Python type of every parameter beside it, flags and ``--help`` included;
+    a flag needs no value, an argument is already named by its metavar, and an option's metavar
+    says what to give better than its type.
+    """
+    for param in params:
+        if isinstance(param, TyperArgument) or getattr(param, "is_flag", False) or getattr(param, "count", False):
+            shown = None
+        else:
+            shown = param.metavar or (param.name or "value").upper()
+        if hasattr(param, "display_type_rich"):
+            param.display_type_rich = lambda ctx, shown=shown: shown
+    return params
+
+
+class PlainHelpCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:  # typer's own (vendored) click types
+        return _plain_help(super().get_params(ctx))
+
+
+class PlainHelpGroup(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:  # typer's own (vendored) click types
+        return _plain_help(super().get_params(ctx))
+
+
+cli = typer.Typer(
+    cls=PlainHelpGroup, add_completion=False, no_args_is_help=True, help="The ElizaOS real-time messaging server."
+)
 
 
 @cli.callback()
@@ -29,19 +60,38 @@ def event_loop() -> str:
     return "uvloop"
 
 
-@cli.command()
+def web_chat_url(settings: Settings) -> str | None:
+    """Where a browser on this machine finds the web chat (None when it is turned off)."""
+    if not settings.ui_enable:
+        return None
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"  # every address: this machine's own name works in its browser
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/"
+
+
+@cli.command(cls=PlainHelpCommand)
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (SERVER_HOST, default 0.0.0.0)")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (SERVER_PORT, default 3000)")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="ADDRESS", help="Listen address (SERVER_HOST, default 0.0.0.0)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Listen port (SERVER_PORT, default 3000)")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Where the SQLite memory lives (ELIZA_DATA_DIR, default ./.eliza-data)")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the SQLite memory lives (ELIZA_DATA_DIR, default ./.eliza-data)"),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="debug shows every Socket.IO event in and out (LOG_LEVEL, default info)")
+        str | None,
+        typer.Option(metavar="LEVEL", help="debug shows every Socket.IO event in and out (LOG_LEVEL, default info)"),
     ] = None,
     character: Annotated[
         list[Path] | None,
-        typer.Option(help="A character JSON file (repeatable; ELIZA_CHARACTERS); default: the classic Eliza"),
+        typer.Option(
+            metavar="FILE",
+            help="A character JSON file (repeatable; ELIZA_CHARACTERS); default: the classic Eliza",
+        ),
     ] = None,
 ) -> None:
     """Start the server with the embedded defaults (SQLite, in-process fanout and queue)."""
@@ -64,6 +114,9 @@ def serve(
         f"eliza-messaging listening on http://{settings.host}:{settings.port} (data in {settings.data_dir.resolve()})",
         err=True,
     )
+    chat_url = web_chat_url(settings)
+    if chat_url:
+        typer.echo(f"Web chat: {chat_url}", err=True)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -88,8 +141,8 @@ def serve(
         raise typer.Exit(3)  # uvicorn's code for a server that could not start
 
 
-cli.command()(chat)
-cli.command()(doctor)
+cli.command(cls=PlainHelpCommand)(chat)
+cli.command(cls=PlainHelpCommand)(doctor)
 
 
 def main() -> None:

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     max_connections_per_ip: int = Field(
         256, ge=0, validation_alias=AliasChoices("ELIZA_MAX_CONNECTIONS_PER_IP", "max_connections_per_ip")
     )  # open Socket.IO connections from one client address (0: no cap)
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_MAX_BYTES", "upload_max_bytes")
+    )  # the largest file one media upload may hold (ElizaOS: 50 MiB)
+    upload_rate: float = Field(
+        30.0, ge=0, validation_alias=AliasChoices("ELIZA_UPLOAD_RATE", "upload_rate")
+    )  # media uploads a minute per caller (entity, else address), after a burst of ELIZA_UPLOAD_BURST (0: no limit)
+    upload_burst: int = Field(10, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_BURST", "upload_burst"))
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
@@ -114,6 +121,12 @@ class Settings(BaseSettings):
     replay_max: int = Field(
         500, ge=0, validation_alias=AliasChoices("ELIZA_REPLAY_MAX", "replay_max")
     )  # a rejoin with lastSeq gets at most this many missed messages (the newest); 0: none, only the count
+    retention_days: float = Field(
+        0.0, ge=0, validation_alias=AliasChoices("ELIZA_RETENTION_DAYS", "retention_days")
+    )  # messages older than this many days are removed by a background task (0, the default: kept forever)
+    retention_interval_s: float = Field(
+        3600.0, gt=0, validation_alias=AliasChoices("ELIZA_RETENTION_INTERVAL", "retention_interval_s")
+    )  # with retention on: seconds between sweeps (the first runs at start)
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
@@ -125,6 +138,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def sqlite_path(self) -> Path:

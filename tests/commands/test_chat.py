@@ -44,10 +44,11 @@ def bob(server: ServerProcess) -> Iterator[ElizaClientSync]:
 
 @pytest.fixture(scope="module")
 def slow_eliza(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose Eliza streams a word every 0.2 s, so a reply is on screen well before it is stored."""
+    """A server whose Eliza streams a word every 0.5 s, so a reply is on screen seconds before it is stored
+    (0.2 s left too short a window on a loaded machine: the history read came after the reply)."""
     base = tmp_path_factory.mktemp("slow-eliza")
     character = base / "eliza.json"
-    character.write_text(json.dumps({"name": "Eliza", "settings": {"word_delay": "0.2"}}))
+    character.write_text(json.dumps({"name": "Eliza", "settings": {"word_delay": "0.5"}}))
     proc = ServerProcess(base / "data", env={"ELIZA_CHARACTERS": str(character)}).start()
     yield proc
     proc.stop()
@@ -84,6 +85,31 @@ def test_chat_in_a_channel_shows_history_and_live_messages_and_sends_what_is_typ
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_chat_shows_a_prompt_and_keeps_it_under_what_arrives(server: ServerProcess, bob: ElizaClientSync) -> None:
+    channel, me = new_id(), new_id()
+    bob.join(channel)
+    child = spawn("--url", server.url, "--channel", channel, "--entity", me, "--name", "Tess")
+    child.logfile_read = transcript = io.StringIO()
+    try:
+        child.expect("Type a message and press Enter")
+        child.expect_exact("you> ")  # waiting for a line
+        bob.send(channel, "a live one from bob")
+        child.expect("Bob:.*a live one from bob")
+        child.expect_exact("you> ")  # back on the last line, under the message
+        child.sendline("and one from me")
+        child.expect("You:.*and one from me")
+        child.expect_exact("you> ")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in ANSI.sub("", transcript.getvalue()).split("\n")]
+    bobs = next(line for line in lines if "a live one from bob" in line)
+    assert re.fullmatch(r"\d\d:\d\d Bob: a live one from bob\s*", bobs), lines  # the prompt gave way to it
+    assert lines[-1].strip() in ("", "you>")
 
 
 def test_chat_with_an_agent_renders_its_reply_as_it_streams(slow_eliza: ServerProcess) -> None:

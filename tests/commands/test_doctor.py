@@ -73,7 +73,7 @@ def test_each_fault_fails_exactly_its_check_with_the_fix(faults: Faults, check: 
     assert seen in failure, output
     fix_line = output.splitlines()[output.splitlines().index(failure) + 1]
     assert fix_line.startswith("  fix: ") and fix in fix_line, output
-    assert "1 of 8 checks did not pass." in output
+    assert "1 failed, 7 passed (of 8 checks)." in output
 
 
 def test_a_server_without_agents_or_an_unknown_agent_says_so(server: ServerProcess) -> None:
@@ -90,6 +90,7 @@ def test_an_unreachable_server_fails_first_and_skips_the_rest() -> None:
     assert code == 1
     assert marks(output) == {"reachable": "✗", **{name: "-" for name in CHECKS[1:]}}
     assert "fix: Start the server" in output
+    assert output.rstrip().endswith(f"1 failed, {len(CHECKS) - 1} skipped, 0 passed (of {len(CHECKS)} checks).")
 
 
 @pytest.mark.parametrize("dialect", ["eliza17", "seed"])
@@ -103,5 +104,6 @@ def test_a_server_that_wants_an_api_key_is_named_and_passes_with_it(dialect: str
             **{name: "-" for name in CHECKS[5:]},
         }, output
         assert "could not connect: API key required" in output and "pass --api-key" in output
+        assert output.rstrip().endswith(f"1 failed, {len(CHECKS) - 5} skipped, 4 passed (of {len(CHECKS)} checks).")
         code, output = doctor(locked.url, "--dialect", dialect, "--api-key", "sesame", "--timeout", "1")
         assert code == 0, output

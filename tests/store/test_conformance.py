@@ -115,7 +115,7 @@ async def test_reopening_keeps_the_data_and_applies_each_migration_once(backend:
         assert [s.id for s in await second.list_message_servers()] == [SERVER]
     finally:
         await second.close()
-    assert await backend.migrations() == [1, 2, 3, 4, 10]
+    assert await backend.migrations() == [1, 2, 3, 4, 5, 6]
 
 
 async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None:
@@ -127,7 +127,7 @@ async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None
         assert [len(await s.list_message_servers()) for s in stores] == [1, 1, 1, 1]
     finally:
         await asyncio.gather(*(s.close() for s in stores))
-    assert await pg_backend.migrations() == [1, 2, 3, 4, 10]
+    assert await pg_backend.migrations() == [1, 2, 3, 4, 5, 6]
 
 
 # message servers --------------------------------------------------------------------------
@@ -194,6 +194,22 @@ async def test_channels_are_listed_per_server_oldest_first(any_store: Store) -> 
     assert [c.id for c in await any_store.list_channels(SERVER)] == [early.id, late.id]
     assert await any_store.list_channels(other) == [elsewhere]
     assert await any_store.list_channels(new_id()) == []
+
+
+async def test_channels_are_listed_for_one_participant(any_store: Store) -> None:
+    other = new_id()
+    await with_server(any_store)
+    await with_server(any_store, other)
+    me, someone = new_id(), new_id()
+    mine = await any_store.ensure_channel(channel_record(at=20), participants=[me, someone])
+    theirs = await any_store.ensure_channel(channel_record(at=10), participants=[someone])
+    joined_later = await any_store.ensure_channel(channel_record(at=30))
+    await any_store.add_participants(joined_later.id, [me])
+    await any_store.ensure_channel(channel_record(server=other), participants=[me])
+    assert [c.id for c in await any_store.list_channels(SERVER, participant=me)] == [mine.id, joined_later.id]
+    assert [c.id for c in await any_store.list_channels(SERVER, participant=someone)] == [theirs.id, mine.id]
+    assert await any_store.list_channels(SERVER, participant=new_id()) == []
+    assert (await any_store.list_channels(SERVER, participant=me))[0] == mine
 
 
 async def test_update_channel_replaces_only_the_mutable_fields(any_store: Store) -> None:

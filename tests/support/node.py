@@ -32,10 +32,12 @@ def ensure_node_modules(directory: Path = JS_DIR) -> None:
 
 
 class NodeClient:
-    def __init__(self, reports: asyncio.Queue[Report], proc: asyncio.subprocess.Process) -> None:
-        self._reports = reports
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         self.seen: list[Report] = []
+        # set (and replaced) on every report: each waiter scans ``seen`` itself, so two waiters at once
+        # never take each other's report (a shared queue let one discard what the other awaited)
+        self._arrived = asyncio.Event()
         self._next_id = 0
         self._reader = asyncio.create_task(self._read())
 
@@ -50,7 +52,7 @@ class NodeClient:
             env={**os.environ},
             limit=REPORT_LINE_LIMIT,
         )
-        client = cls(asyncio.Queue(), proc)
+        client = cls(proc)
         options.setdefault("reconnection", False)
         options.setdefault("forceNew", True)
         await client.send({"op": "connect", "url": url, "options": options})
@@ -61,7 +63,8 @@ class NodeClient:
         while line := await self._proc.stdout.readline():
             report = json.loads(line)
             self.seen.append(report)
-            await self._reports.put(report)
+            arrived, self._arrived = self._arrived, asyncio.Event()
+            arrived.set()
 
     async def send(self, command: Report) -> None:
         assert self._proc.stdin is not None
@@ -110,17 +113,18 @@ class NodeClient:
         return acks
 
     async def wait_for(self, match: Callable[[Report], bool], timeout: float = 10.0) -> Report:
-        """The first report (already seen or arriving) that matches."""
-        for report in self.seen:
-            if match(report) and not report.get("_taken"):
-                report["_taken"] = True
-                return report
+        """The first report (already seen or arriving) that matches and no other wait took."""
+        scanned = 0
         async with asyncio.timeout(timeout):
             while True:
-                report = await self._reports.get()
-                if match(report) and not report.get("_taken"):
-                    report["_taken"] = True
-                    return report
+                arrived = self._arrived  # taken before the scan: a report appended after it sets this one
+                while scanned < len(self.seen):
+                    report = self.seen[scanned]
+                    scanned += 1
+                    if not report.get("_taken") and match(report):
+                        report["_taken"] = True
+                        return report
+                await arrived.wait()
 
     async def event(self, name: str, timeout: float = 10.0, where: Callable[[Any], bool] | None = None) -> Any:
         """The payload of the next ``name`` event (optionally the next one satisfying ``where``)."""

@@ -82,7 +82,11 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-        wait_until_healthy("server", self._proc, self.url, timeout, self.logs)
+        try:
+            wait_until_healthy("server", self._proc, self.url, timeout, self.logs)
+        except BaseException:
+            self.kill()  # a server that did not come up in time must not outlive the test run
+            raise
         return self
 
     def stop(self) -> None:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 DESKTOP = {"width": 1200, "height": 760}
+
+# What a browser does when a file from the desktop is dropped on the open channel.
+DROP_FILES = """(files) => {
+  const data = new DataTransfer();
+  for (const [name, type, encoded] of files) {
+    data.items.add(new File([Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0))], name, { type }));
+  }
+  const target = document.getElementById('messages');
+  for (const kind of ['dragenter', 'dragover', 'drop']) {
+    target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
 
 
 class ChatPage:
@@ -19,10 +32,14 @@ class ChatPage:
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("websocket", lambda socket: self.requests.append(socket.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # What the browser's console shows as an error: a failed request (a 404 included) or a logged error.
+        page.on("console", lambda line: self.errors.append(line.text) if line.type == "error" else None)
 
     @classmethod
-    async def open(cls, browser: Browser, url: str, *, name: str | None = None, viewport: Any = None) -> ChatPage:
-        context = await browser.new_context(viewport=viewport or DESKTOP)
+    async def open(
+        cls, browser: Browser, url: str, *, name: str | None = None, viewport: Any = None, dark: bool = False
+    ) -> ChatPage:
+        context = await browser.new_context(viewport=viewport or DESKTOP, color_scheme="dark" if dark else "light")
         chat = cls(context, await context.new_page())
         await chat.page.goto(f"{url}/")
         await chat.expect_state("online")
@@ -78,6 +95,30 @@ class ChatPage:
         await self.page.fill("#join-channel-id", channel_id)
         await self.page.click("#join-channel button")
         await expect(self.page.locator("#messages")).to_have_attribute("data-channel-id", channel_id)
+
+    def sidebar_channel(self, name: str) -> Locator:
+        return self.page.locator("#channels button", has_text=name)
+
+    def room_agent(self, name: str) -> Locator:
+        return self.page.locator("#room-agent-list button", has_text=name)
+
+    async def set_agent(self, name: str, present: bool) -> None:
+        """Bring an agent into the open channel (or take it out) with its button above the messages."""
+        button = self.room_agent(name)
+        await expect(button).to_have_attribute("aria-pressed", str(not present).lower())
+        await button.click()
+        await expect(button).to_have_attribute("aria-pressed", str(present).lower())
+
+    async def drop_file(self, name: str, data: bytes, content_type: str) -> None:
+        await self.drop_files([(name, data, content_type)])
+
+    async def drop_files(self, files: list[tuple[str, bytes, str]]) -> None:
+        """Files dropped together on the open channel, as from the desktop."""
+        encoded = [[name, kind, base64.b64encode(data).decode()] for name, data, kind in files]
+        await self.page.evaluate(DROP_FILES, encoded)
+
+    def staged(self, state: str) -> Locator:
+        return self.page.locator(f"#composer-files .staged[data-state={state}]")
 
     async def open_dm(self, agent_name: str) -> None:
         await self.page.locator("#agents button", has_text=agent_name).click()

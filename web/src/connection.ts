@@ -4,6 +4,7 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   MessageType,
+  type Attachment,
   type AckResult,
   type BroadcastPayload,
   type ControlPayload,
@@ -45,6 +46,7 @@ export interface SendRequest {
   text: string;
   clientMessageId: string;
   metadata: Record<string, unknown>;
+  attachments: Attachment[];
   targetUserId?: string;
 }
 
@@ -127,7 +129,7 @@ export class Connection {
       message: request.text,
       messageId: request.clientMessageId,
       source: 'web_chat',
-      attachments: [],
+      attachments: request.attachments,
       metadata: request.metadata,
     };
     if (request.targetUserId) payload.targetUserId = request.targetUserId;

@@ -7,7 +7,15 @@ import { byId, h } from './dom';
 import { dmChannelId, isUuid, uuid4 } from './ids';
 import { Names, Room, type RoomTarget } from './room';
 import * as storage from './storage';
-import { DEFAULT_SERVER_ID, MessageType, channelOf, toChatMessage, type Agent, type ChannelInfo } from './wire';
+import {
+  DEFAULT_SERVER_ID,
+  MessageType,
+  channelOf,
+  toChatMessage,
+  type Agent,
+  type Attachment,
+  type ChannelInfo,
+} from './wire';
 
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
@@ -27,6 +35,8 @@ const ui = {
   joinChannel: byId<HTMLFormElement>('join-channel'),
   joinChannelId: byId<HTMLInputElement>('join-channel-id'),
   joinChannelError: byId('join-channel-error'),
+  roomAgents: byId('room-agents'),
+  roomAgentList: byId<HTMLUListElement>('room-agent-list'),
   title: byId('room-title'),
   subtitle: byId('room-subtitle'),
   status: byId('conn-status'),
@@ -36,6 +46,11 @@ const ui = {
   typing: byId('typing'),
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLTextAreaElement>('composer-input'),
+  attach: byId<HTMLButtonElement>('attach'),
+  fileInput: byId<HTMLInputElement>('file-input'),
+  files: byId<HTMLUListElement>('composer-files'),
+  dropHint: byId('drop-hint'),
+  main: document.querySelector<HTMLElement>('main.main') ?? document.body,
   send: byId<HTMLButtonElement>('send'),
 };
 
@@ -55,8 +70,19 @@ let serverId = DEFAULT_SERVER_ID;
 let agents: Agent[] = [];
 let serverChannels: ChannelInfo[] | null = null;
 let room: Room | null = null;
+/** The agents taking part in the open group channel (null: not known yet, or a DM). */
+let roomAgents: Set<string> | null = null;
 /** An agent is working on a message in the open room (controlMessage disable_input). */
 let agentBusy = false;
+
+/** A file picked or dropped for the next message: uploading, then ready to be sent with it. */
+interface StagedFile {
+  key: string;
+  name: string;
+  attachment?: Attachment;
+}
+const MAX_STAGED_FILES = 10;
+let staged: StagedFile[] = [];
 
 const connection = new Connection(me.id, apiKey, showConnection);
 
@@ -93,14 +119,18 @@ function roomMetadata(target: RoomTarget): Record<string, unknown> {
 function open(target: RoomTarget): void {
   if (room?.target.id === target.id) return closeNav();
   stopTyping();
-  room = new Room(target, me.id, names, ui.messages, ui.typing, (clientId, text) => {
-    if (room) void deliver(room, clientId, text);
+  room = new Room(target, me.id, names, ui.messages, ui.typing, (clientId, text, attachments) => {
+    if (room) void deliver(room, clientId, text, attachments);
   });
+  staged = [];
+  renderStaged();
   agentBusy = false;
+  roomAgents = null;
+  renderRoomAgents();
   ui.empty.hidden = true;
   ui.messages.hidden = false;
   ui.composer.hidden = false;
-  ui.subtitle.textContent = target.dm ? `Direct message · ${target.id}` : target.id;
+  ui.subtitle.textContent = target.dm ? `Direct message with ${target.name}` : target.id;
   ui.messages.dataset.channelId = target.id;
   const hash = target.dm ? `#/dm/${target.dm.id}` : `#/channel/${target.id}`;
   if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -109,7 +139,6 @@ function open(target: RoomTarget): void {
   closeNav();
   ui.input.focus();
   void sync(room);
-  if (!target.dm) void learnName(room);
 }
 
 function showTitle(target: RoomTarget): void {
@@ -119,7 +148,7 @@ function showTitle(target: RoomTarget): void {
   renderDirectory();
 }
 
-/** A channel opened by id shows its real name once the server tells it (when it has the route). */
+/** A channel opened by id shows its real name once the server tells it (asked once joined: it exists then). */
 async function learnName(current: Room): Promise<void> {
   const info = await api.channel(current.target.id);
   if (current !== room || !info || info.name === current.target.name) return;
@@ -139,16 +168,29 @@ async function sync(current: Room): Promise<void> {
     const ack = await connection.join(current.target.id, serverId, me.id, roomMetadata(current.target), lastSeq);
     if (current !== room) return;
     if (!ack.success) current.note(`Could not join: ${ack.error ?? 'unknown error'}`, 'error');
-    else if (lastSeq !== undefined && ack.missed !== undefined && !ack.truncated) return;
+    else afterJoin(current);
+    if (ack.success && lastSeq !== undefined && ack.missed !== undefined && !ack.truncated) return;
   }
   await catchUp(current, lastSeq);
+}
+
+/** Joined, so the channel exists on the server: its name, its agents, and its place in the sidebar. */
+function afterJoin(current: Room): void {
+  if (current.target.dm) return;
+  void learnName(current);
+  void loadRoomAgents(current);
+  void refreshChannels();
 }
 
 async function catchUp(current: Room, lastSeq: number | undefined): Promise<void> {
   const channelId = current.target.id;
   if (lastSeq === undefined) {
     const page = await api.messages(channelId, { limit: HISTORY_PAGE });
-    if (current === room && page) for (const message of page.reverse()) current.addMessage(message);
+    if (current !== room || !page) return;
+    for (const message of [...page].reverse()) current.addMessage(message);
+    current.setHasOlder(page.length >= HISTORY_PAGE);
+    current.scrollToBottom();
+    if (current.fitsWithoutScrolling()) void loadOlder(current);
     return;
   }
   // Everything after that offset, page by page (newest first, each page below the last); the room
@@ -171,9 +213,72 @@ async function catchUp(current: Room, lastSeq: number | undefined): Promise<void
   }
 }
 
+/** The page before the oldest message shown, by offset, keeping what the reader looks at in place. */
+async function loadOlder(current: Room): Promise<void> {
+  const oldest = current.oldestSeq();
+  if (!current.hasOlder || current.loadingOlder || oldest === undefined) return;
+  if (oldest <= 1) return current.setHasOlder(false);
+  current.loadingOlder = true;
+  const page = await api.messages(current.target.id, { limit: HISTORY_PAGE, beforeSeq: oldest });
+  current.loadingOlder = false;
+  if (current !== room) return;
+  if (!page) return current.setHasOlder(true); // failed: the button stays to try again
+  current.keepScroll(() => {
+    for (const message of page) current.addMessage(message);
+  });
+  current.setHasOlder(page.length >= HISTORY_PAGE);
+  if (current.fitsWithoutScrolling()) void loadOlder(current);
+}
+
+// agents in a group channel -------------------------------------------------------------------
+
+async function loadRoomAgents(current: Room): Promise<void> {
+  const found = await api.channelAgents(current.target.id);
+  if (current !== room) return;
+  roomAgents = found ? new Set(found) : null;
+  renderRoomAgents();
+}
+
+function renderRoomAgents(): void {
+  const shown = room !== null && !room.target.dm && roomAgents !== null && agents.length > 0;
+  ui.roomAgents.hidden = !shown;
+  if (!shown || !roomAgents) return ui.roomAgentList.replaceChildren();
+  const present = roomAgents;
+  ui.roomAgentList.replaceChildren(
+    ...agents.map((agent) => {
+      const inside = present.has(agent.id);
+      const button = h(
+        'button.chip',
+        {
+          type: 'button',
+          'aria-pressed': String(inside),
+          title: inside ? `Take ${agent.name} out of this channel` : `Bring ${agent.name} into this channel`,
+        },
+        h('span.chip-mark', { 'aria-hidden': true }, inside ? '✓' : '+'),
+        agent.name,
+      );
+      button.addEventListener('click', () => void toggleAgent(agent, !inside));
+      return h('li', { 'data-agent-id': agent.id }, button);
+    }),
+  );
+}
+
+async function toggleAgent(agent: Agent, present: boolean): Promise<void> {
+  const current = room;
+  if (!current || current.target.dm) return;
+  const answer = await api.setAgent(current.target.id, agent.id, present);
+  if (current !== room) return;
+  if (!answer.ok) {
+    current.note(`Could not ${present ? 'add' : 'remove'} ${agent.name}: ${answer.error}`, 'error');
+    return;
+  }
+  current.note(`${agent.name} ${present ? 'was added to' : 'was taken out of'} this channel`, 'agents');
+  await loadRoomAgents(current);
+}
+
 // sending and typing --------------------------------------------------------------------------
 
-async function deliver(target: Room, clientId: string, text: string): Promise<void> {
+async function deliver(target: Room, clientId: string, text: string, attachments: Attachment[]): Promise<void> {
   target.retrying(clientId);
   const dm = target.target.dm;
   const request = {
@@ -184,6 +289,7 @@ async function deliver(target: Room, clientId: string, text: string): Promise<vo
     text,
     clientMessageId: clientId,
     metadata: roomMetadata(target.target),
+    attachments,
     ...(dm ? { targetUserId: dm.id } : {}),
   };
   const ack = await connection.send(request);
@@ -193,14 +299,69 @@ async function deliver(target: Room, clientId: string, text: string): Promise<vo
 
 function submit(): void {
   const text = ui.input.value.trim();
-  if (!room || !text || !connection.online || agentBusy) return;
+  const attachments = staged.flatMap((file) => (file.attachment ? [file.attachment] : []));
+  if (!room || (!text && !attachments.length) || uploading() || !connection.online || agentBusy) return;
   const clientId = uuid4();
-  room.addPending(clientId, text, me.name);
+  room.addPending(clientId, text, me.name, attachments);
   ui.input.value = '';
+  staged = [];
+  renderStaged();
   autosize();
   stopTyping();
   updateComposer();
-  void deliver(room, clientId, text);
+  void deliver(room, clientId, text, attachments);
+}
+
+// attachments ---------------------------------------------------------------------------------
+
+function uploading(): boolean {
+  return staged.some((file) => !file.attachment);
+}
+
+/** Upload each file into the open channel now; it is sent with the next message. */
+function attachFiles(files: Iterable<File>): void {
+  const current = room;
+  if (!current) return;
+  for (const file of files) {
+    if (staged.length >= MAX_STAGED_FILES) {
+      current.note(`At most ${MAX_STAGED_FILES} files go with one message: send these first.`, 'error');
+      break;
+    }
+    const entry: StagedFile = { key: uuid4(), name: file.name };
+    staged.push(entry);
+    void api.upload(current.target.id, file).then((answer) => {
+      if (current !== room || !staged.includes(entry)) return;
+      if (answer.ok) entry.attachment = answer.attachment;
+      else {
+        staged = staged.filter((other) => other !== entry);
+        current.note(`Could not upload ${file.name}: ${answer.error}`, 'error');
+      }
+      renderStaged();
+      updateComposer();
+    });
+  }
+  renderStaged();
+  updateComposer();
+}
+
+function renderStaged(): void {
+  ui.files.hidden = staged.length === 0;
+  ui.files.replaceChildren(
+    ...staged.map((file) => {
+      const remove = h('button.unstage', { type: 'button', 'aria-label': `Remove ${file.name}` }, '×');
+      remove.addEventListener('click', () => {
+        staged = staged.filter((other) => other !== file);
+        renderStaged();
+        updateComposer();
+      });
+      return h(
+        'li.staged',
+        { 'data-state': file.attachment ? 'ready' : 'uploading' },
+        h('span.label-text', {}, file.attachment ? file.name : `Uploading ${file.name}…`),
+        remove,
+      );
+    }),
+  );
 }
 
 let typingSentAt = 0;
@@ -233,7 +394,8 @@ function updateComposer(): void {
     : connection.online
       ? 'Write a message…'
       : 'Reconnecting… you can keep typing';
-  ui.send.disabled = agentBusy || !connection.online || !ui.input.value.trim();
+  ui.send.disabled = agentBusy || !connection.online || uploading() || (!ui.input.value.trim() && !staged.length);
+  ui.attach.disabled = agentBusy;
 }
 
 function autosize(): void {
@@ -248,8 +410,14 @@ async function refreshDirectory(): Promise<void> {
   serverId = server;
   agents = foundAgents ?? [];
   for (const agent of agents) names.addAgent(agent);
-  serverChannels = await api.channels(serverId);
+  await refreshChannels();
+}
+
+/** The channels this visitor takes part in (the server records each one it joined). */
+async function refreshChannels(): Promise<void> {
+  serverChannels = await api.channels(serverId, me.id);
   renderDirectory();
+  renderRoomAgents();
 }
 
 function navButton(label: string, active: boolean, onClick: () => void, ...extra: Node[]): HTMLLIElement {
@@ -280,8 +448,10 @@ function renderDirectory(): void {
   ui.agentsEmpty.hidden = agents.length > 0;
 
   const listed = new Map<string, string>();
-  for (const channel of serverChannels ?? []) if (channel.type !== 'DM') listed.set(channel.id, channel.name);
-  for (const channel of storage.recentChannels()) if (!listed.has(channel.id)) listed.set(channel.id, channel.name);
+  for (const channel of serverChannels ?? storage.recentChannels()) {
+    if (!('type' in channel) || channel.type !== 'DM') listed.set(channel.id, channel.name);
+  }
+  if (room && !room.target.dm && !listed.has(room.target.id)) listed.set(room.target.id, room.target.name);
   ui.channels.replaceChildren(
     ...[...listed].map(([id, name]) => {
       const item = navButton(
@@ -419,6 +589,48 @@ ui.input.addEventListener('input', () => {
   updateComposer();
 });
 ui.input.addEventListener('blur', stopTyping);
+
+ui.attach.addEventListener('click', () => ui.fileInput.click());
+ui.fileInput.addEventListener('change', () => {
+  if (ui.fileInput.files) attachFiles([...ui.fileInput.files]);
+  ui.fileInput.value = '';
+});
+// A file dragged over the open channel can be dropped anywhere on it.
+let dragDepth = 0;
+const carriesFiles = (event: DragEvent): boolean => event.dataTransfer?.types.includes('Files') ?? false;
+ui.main.addEventListener('dragenter', (event) => {
+  if (!room || !carriesFiles(event)) return;
+  dragDepth++;
+  ui.dropHint.hidden = false;
+});
+ui.main.addEventListener('dragover', (event) => {
+  if (!room || !carriesFiles(event)) return;
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+});
+ui.main.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) ui.dropHint.hidden = true;
+});
+ui.main.addEventListener('drop', (event) => {
+  dragDepth = 0;
+  ui.dropHint.hidden = true;
+  if (!room || !event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  attachFiles([...event.dataTransfer.files]);
+  ui.input.focus();
+});
+
+// A file dropped anywhere else must not make the browser leave the chat to show it.
+window.addEventListener('dragover', (event) => event.preventDefault());
+window.addEventListener('drop', (event) => event.preventDefault());
+
+ui.messages.addEventListener('scroll', () => {
+  if (room && ui.messages.scrollTop < 80) void loadOlder(room);
+});
+ui.messages.addEventListener('load-older', () => {
+  if (room) void loadOlder(room);
+});
 
 ui.menu.addEventListener('click', () => {
   const opened = document.body.classList.toggle('nav-open');

@@ -2,7 +2,7 @@
 // bubbles, presence notes and who is typing. It owns the message list and typing line of the page.
 
 import { h, timeOf } from './dom';
-import type { Agent, ChatMessage, StreamChunkPayload, StreamErrorPayload } from './wire';
+import type { Agent, Attachment, ChatMessage, StreamChunkPayload, StreamErrorPayload } from './wire';
 
 export interface RoomTarget {
   id: string;
@@ -26,10 +26,14 @@ interface Entry {
   /** Where an entry without a server time sorts: a reply just after what was there when it began; else last. */
   provisional?: number;
   state: EntryState;
+  attachments: Attachment[];
   chunks: string[];
   error?: string;
   el: HTMLElement;
   textEl: HTMLElement;
+  filesEl: HTMLElement;
+  /** The attachments drawn in `filesEl` (so a re-render does not reload images). */
+  shownFiles?: string;
   metaEl: HTMLElement;
   timeEl: HTMLTimeElement;
 }
@@ -63,6 +67,11 @@ export class Room {
   private readonly typists = new Map<string, number>();
   private readonly thinking = new Set<string>();
   private typingTimer: number | undefined;
+  /** The top of the list: a button to load older messages, or the start of the conversation. */
+  private readonly edge: HTMLElement;
+  /** Whether the server may hold messages older than those shown (the last page read was full). */
+  hasOlder = false;
+  loadingOlder = false;
 
   constructor(
     readonly target: RoomTarget,
@@ -71,10 +80,44 @@ export class Room {
     private readonly list: HTMLElement,
     private readonly typingLine: HTMLElement,
     /** Called with a failed message's client id when the user asks to send it again. */
-    private readonly onRetry: (clientId: string, text: string) => void,
+    private readonly onRetry: (clientId: string, text: string, attachments: Attachment[]) => void,
   ) {
-    list.replaceChildren();
+    this.edge = h('div.history-edge', { 'data-testid': 'history-edge' });
+    list.replaceChildren(this.edge);
     this.renderTyping();
+    this.setHasOlder(false);
+  }
+
+  /** The lowest channel offset shown: where "load older" continues. */
+  oldestSeq(): number | undefined {
+    let oldest: number | undefined;
+    for (const entry of this.entries) {
+      if (entry.seq !== undefined && (oldest === undefined || entry.seq < oldest)) oldest = entry.seq;
+    }
+    return oldest;
+  }
+
+  setHasOlder(more: boolean): void {
+    this.hasOlder = more;
+    this.edge.dataset.more = String(more);
+    if (more) {
+      const button = h('button.load-older', { type: 'button' }, 'Load older messages');
+      button.addEventListener('click', () => this.list.dispatchEvent(new Event('load-older')));
+      this.edge.replaceChildren(button);
+    } else {
+      this.edge.replaceChildren(this.entries.length ? 'The beginning of this conversation' : '');
+    }
+  }
+
+  /** Run `change` (adding older messages above) without moving what the reader looks at. */
+  keepScroll(change: () => void): void {
+    const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+    change();
+    this.list.scrollTop = this.list.scrollHeight - fromBottom;
+  }
+
+  fitsWithoutScrolling(): boolean {
+    return this.hasOlder && this.list.scrollHeight <= this.list.clientHeight;
   }
 
   /** The highest channel offset this page has seen: where a rejoin resumes (never a clock). */
@@ -112,6 +155,7 @@ export class Room {
       entry.text = message.text;
       entry.senderName = message.senderName;
       entry.createdAt = message.createdAt;
+      entry.attachments = message.attachments;
       if (message.seq !== undefined) entry.seq = message.seq;
       entry.state = 'sent';
       delete entry.error;
@@ -127,6 +171,7 @@ export class Room {
       text: message.text,
       createdAt: message.createdAt,
       state: 'sent',
+      attachments: message.attachments,
     });
     if (message.clientMessageId) created.clientId = message.clientMessageId;
     if (message.seq !== undefined) created.seq = message.seq;
@@ -134,8 +179,8 @@ export class Room {
   }
 
   /** Our message before the server has it: shown at once, confirmed by its broadcast or ack. */
-  addPending(clientId: string, text: string, senderName: string): void {
-    const entry = this.create({ clientId, senderId: this.me, senderName, text, state: 'pending' });
+  addPending(clientId: string, text: string, senderName: string, attachments: Attachment[] = []): void {
+    const entry = this.create({ clientId, senderId: this.me, senderName, text, state: 'pending', attachments });
     this.byClientId.set(clientId, entry);
     this.place(entry);
   }
@@ -202,6 +247,7 @@ export class Room {
       text: '',
       state: 'streaming',
       provisional: (this.lastSeen() ?? 0) + 0.5,
+      attachments: [],
     });
     this.place(entry);
     return entry;
@@ -227,6 +273,7 @@ export class Room {
     this.entries.length = 0;
     this.byId.clear();
     this.byClientId.clear();
+    this.setHasOlder(false);
   }
 
   // presence and typing ------------------------------------------------------------------
@@ -276,23 +323,24 @@ export class Room {
 
   // rendering ----------------------------------------------------------------------------
 
-  private create(fields: Omit<Entry, 'el' | 'textEl' | 'metaEl' | 'timeEl' | 'chunks'>): Entry {
+  private create(fields: Omit<Entry, 'el' | 'textEl' | 'filesEl' | 'metaEl' | 'timeEl' | 'chunks'>): Entry {
     const mine = fields.senderId === this.me;
     const agent = this.names.agents.has(fields.senderId) || (!mine && this.target.dm?.id === fields.senderId);
     const textEl = h('div.text');
+    const filesEl = h('div.files');
     const metaEl = h('div.meta');
     const timeEl = h('time');
     const el = h(
       `article.msg.${mine ? 'mine' : 'theirs'}`,
       { 'data-sender': fields.senderId },
       h('div.avatar', { 'aria-hidden': true }, initial(fields.senderName)),
-      h('div.bubble', {}, h('header', {}, h('span.name', {}, fields.senderName), timeEl), textEl, metaEl),
+      h('div.bubble', {}, h('header', {}, h('span.name', {}, fields.senderName), timeEl), textEl, filesEl, metaEl),
     );
     if (agent) el.classList.add('agent');
-    const entry: Entry = { ...fields, chunks: [], el, textEl, metaEl, timeEl };
+    const entry: Entry = { ...fields, chunks: [], el, textEl, filesEl, metaEl, timeEl };
     if (entry.id) this.byId.set(entry.id, entry);
     metaEl.addEventListener('click', () => {
-      if (entry.state === 'failed' && entry.clientId) this.onRetry(entry.clientId, entry.text);
+      if (entry.state === 'failed' && entry.clientId) this.onRetry(entry.clientId, entry.text, entry.attachments);
     });
     this.render(entry);
     return entry;
@@ -304,6 +352,12 @@ export class Room {
     if (entry.id) el.dataset.id = entry.id;
     if (entry.clientId) el.dataset.clientId = entry.clientId;
     entry.textEl.textContent = entry.text;
+    entry.textEl.hidden = !entry.text && entry.attachments.length > 0;
+    const files = JSON.stringify(entry.attachments);
+    if (files !== entry.shownFiles) {
+      entry.shownFiles = files;
+      entry.filesEl.replaceChildren(...entry.attachments.map(attachmentView));
+    }
     const name = el.querySelector('.name');
     if (name) name.textContent = entry.senderName;
     entry.timeEl.textContent = entry.createdAt ? timeOf(entry.createdAt) : '';
@@ -373,4 +427,41 @@ function initial(name: string): string {
 function list(names: string[]): string {
   if (names.length <= 1) return names[0] ?? '';
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/** An address this page may show or link: its own origin (uploads), or http(s) for a link only. */
+function resolved(url: string): URL | null {
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An image from this server inline (others in the channel see the same); anything else as a link. */
+function attachmentView(attachment: Attachment): HTMLElement {
+  const url = resolved(attachment.url);
+  const title = attachment.title ?? 'attachment';
+  if (!url) return h('span.file', { title: attachment.url }, title);
+  const image = (attachment.contentType ?? attachment.mimeType ?? '').startsWith('image');
+  if (image && url.origin === location.origin) {
+    return h(
+      'a.file-image',
+      { href: url.href, target: '_blank', rel: 'noopener', title },
+      h('img', { src: url.href, alt: title, loading: 'lazy' }),
+    );
+  }
+  const size = attachment.size !== undefined ? ` · ${sizeText(attachment.size)}` : '';
+  return h(
+    'a.file',
+    { href: url.href, target: '_blank', rel: 'noopener noreferrer', download: title },
+    `${title}${size}`,
+  );
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -4,6 +4,18 @@ export const DEFAULT_SERVER_ID = '00000000-0000-0000-0000-000000000000';
 
 export const MessageType = { ROOM_JOINING: 1, SEND_MESSAGE: 2, THINKING: 5 } as const;
 
+/** A file a message carries (ElizaOS's Media shape): uploaded here, served from `url`. */
+export interface Attachment {
+  id?: string;
+  url: string;
+  title?: string;
+  source?: string;
+  /** ElizaOS's category: image, video, audio, document. */
+  contentType?: string;
+  mimeType?: string;
+  size?: number;
+}
+
 /** A chat message as the page keeps it, from a `messageBroadcast` or a REST history row. */
 export interface ChatMessage {
   id: string;
@@ -16,6 +28,7 @@ export interface ChatMessage {
   inReplyTo?: string;
   /** The message's offset in its channel (1, 2, 3, …): a rejoin resumes after the last one seen. */
   seq?: number;
+  attachments: Attachment[];
 }
 
 export interface Agent {
@@ -45,6 +58,7 @@ export interface BroadcastPayload extends ChannelEvent {
   source?: string;
   clientMessageId?: string;
   inReplyTo?: string;
+  attachments?: unknown;
 }
 
 export interface StreamChunkPayload extends ChannelEvent {
@@ -112,6 +126,7 @@ export function toChatMessage(raw: Json): ChatMessage | null {
     text: str(raw.text) ?? str(raw.content) ?? '',
     createdAt: typeof raw.createdAt === 'number' ? raw.createdAt : Date.now(),
     source: str(raw.source) ?? str(raw.sourceType) ?? '',
+    attachments: toAttachments(raw.attachments ?? (raw.metadata as Json | undefined)?.attachments),
   };
   const clientMessageId = str(raw.clientMessageId);
   if (clientMessageId) message.clientMessageId = clientMessageId;
@@ -119,4 +134,34 @@ export function toChatMessage(raw: Json): ChatMessage | null {
   if (inReplyTo) message.inReplyTo = inReplyTo;
   if (typeof raw.seq === 'number' && Number.isSafeInteger(raw.seq)) message.seq = raw.seq;
   return message;
+}
+
+/** The attachments of a message, whatever else the array holds (entries without a `url` are left out). */
+export function toAttachments(raw: unknown): Attachment[] {
+  if (!Array.isArray(raw)) return [];
+  const found: Attachment[] = [];
+  for (const item of raw as unknown[]) {
+    if (!item || typeof item !== 'object') continue;
+    const entry = item as Json;
+    const url = str(entry.url);
+    if (!url) continue;
+    const attachment: Attachment = { url };
+    const id = str(entry.id);
+    const title = str(entry.title) ?? str(entry.filename) ?? str(entry.name);
+    const contentType = str(entry.contentType);
+    const mimeType = str(entry.mimeType) ?? str(entry.type);
+    if (id) attachment.id = id;
+    if (title) attachment.title = title;
+    if (contentType) attachment.contentType = contentType;
+    if (mimeType) attachment.mimeType = mimeType;
+    if (typeof entry.size === 'number') attachment.size = entry.size;
+    found.push(attachment);
+  }
+  return found;
+}
+
+/** ElizaOS's category of a MIME type. */
+export function categoryOf(mimeType: string): string {
+  const [major] = mimeType.split('/');
+  return major === 'image' || major === 'video' || major === 'audio' ? major : 'document';
 }

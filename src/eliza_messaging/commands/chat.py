@@ -105,6 +105,7 @@ class ChatSession:
         self.client.on_event("disconnect", lambda _: self.view.error("Connection lost; reconnecting…"))
         self.client.on_event("resumed", self._resumed)
         self.view.info("Type a message and press Enter; /quit (or Ctrl-D) leaves.")
+        self.view.start_prompt()
 
     async def _agents(self) -> dict[str, str]:
         try:
@@ -158,6 +159,7 @@ class ChatSession:
             if text in QUIT:
                 return
             if not text:
+                self.view.prompt_again()
                 continue
             self.view.own_input(text, replace_echo=True)
             try:
@@ -179,20 +181,28 @@ async def _run(session: ChatSession, channel: str | None, agent: str | None) -> 
 
 
 def chat(
-    url: Annotated[str, typer.Option(envvar="ELIZA_URL", help="The server's base URL")] = "http://localhost:3000",
-    channel: Annotated[str | None, typer.Option(help="Channel (room) UUID to talk in")] = None,
-    agent: Annotated[str | None, typer.Option(help="Talk with this agent (name from GET /api/agents) in a DM")] = None,
+    url: Annotated[
+        str, typer.Option(envvar="ELIZA_URL", metavar="URL", help="The server's base URL")
+    ] = "http://localhost:3000",
+    channel: Annotated[str | None, typer.Option(metavar="UUID", help="Channel (room) UUID to talk in")] = None,
+    agent: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Talk with this agent (name from GET /api/agents) in a DM")
+    ] = None,
     entity: Annotated[
-        str | None, typer.Option(help="Your entity UUID (default: a stable one for this user and machine)")
+        str | None,
+        typer.Option(metavar="UUID", help="Your entity UUID (default: a stable one for this user and machine)"),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Your display name (default: your login name)")] = None,
-    dialect: Annotated[str, typer.Option(help="eliza17 (ElizaOS 1.7 clients) or seed (the guide's client)")] = (
-        "eliza17"
-    ),
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Your display name (default: your login name)")
+    ] = None,
+    dialect: Annotated[
+        str, typer.Option(metavar="DIALECT", help="eliza17 (ElizaOS 1.7 clients) or seed (the guide's client)")
+    ] = ("eliza17"),
     api_key: Annotated[
-        str | None, typer.Option(envvar="ELIZA_API_KEY", help="API key (socket auth.apiKey and X-API-KEY header)")
+        str | None,
+        typer.Option(envvar="ELIZA_API_KEY", metavar="KEY", help="API key (socket auth.apiKey and X-API-KEY header)"),
     ] = None,
-    history: Annotated[int, typer.Option(help="How many past messages to show on open")] = 20,
+    history: Annotated[int, typer.Option(metavar="N", help="How many past messages to show on open")] = 20,
 ) -> None:
     """Chat in a channel, or with an agent, from the terminal."""
     if dialect not in DIALECTS:

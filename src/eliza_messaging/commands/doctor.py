@@ -65,29 +65,47 @@ def render(results: list[Check], console: Console) -> None:
         console.print(f"{mark} {escape(result.name.ljust(width))}  {escape(result.detail)}", soft_wrap=True)
         if result.fix:
             console.print(f"  [dim]fix:[/] {escape(result.fix)}", soft_wrap=True)
-    bad = sum(1 for r in results if not r.ok)
-    if bad:
-        console.print(f"[red]{bad} of {len(results)} checks did not pass.[/]")
-    else:
-        console.print(f"[green]All {len(results)} checks passed.[/]")
+    console.print(summary(results))
+
+
+def summary(results: list[Check]) -> str:
+    """The last line: failed and skipped checks counted apart (a skip follows a failure, it is not one)."""
+    failed = sum(1 for r in results if r.ok is False)
+    skipped = sum(1 for r in results if r.ok is None)
+    passed = len(results) - failed - skipped
+    if not failed and not skipped:
+        return f"[green]All {len(results)} checks passed.[/]"
+    parts = [f"{failed} failed", *([f"{skipped} skipped"] if skipped else []), f"{passed} passed"]
+    return f"[{'red' if failed else 'yellow'}]{', '.join(parts)} (of {len(results)} checks).[/]"
 
 
 def doctor(
-    url: Annotated[str, typer.Argument(help="The server's base URL, e.g. http://localhost:3000")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="The server's base URL, e.g. http://localhost:3000")],
     dialect: Annotated[
-        str, typer.Option(help="How the probe client talks: eliza17 (ElizaOS 1.7 clients) or seed (the guide's client)")
+        str,
+        typer.Option(
+            metavar="DIALECT",
+            help="How the probe client talks: eliza17 (ElizaOS 1.7 clients) or seed (the guide's client)",
+        ),
     ] = "eliza17",
     origin: Annotated[
-        str, typer.Option(help="The browser origin to check CORS for (your extension's or web app's origin)")
+        str,
+        typer.Option(
+            metavar="ORIGIN", help="The browser origin to check CORS for (your extension's or web app's origin)"
+        ),
     ] = DEFAULT_ORIGIN,
     agent: Annotated[
-        str | None, typer.Option(help="Also check that this agent (name from GET /api/agents) answers in a DM")
+        str | None,
+        typer.Option(metavar="NAME", help="Also check that this agent (name from GET /api/agents) answers in a DM"),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(envvar="ELIZA_API_KEY", help="API key (socket auth.apiKey and X-API-KEY header)")
+        str | None,
+        typer.Option(envvar="ELIZA_API_KEY", metavar="KEY", help="API key (socket auth.apiKey and X-API-KEY header)"),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer")] = 5.0,
-    agent_timeout: Annotated[float, typer.Option(help="Seconds to wait for the agent's reply")] = 30.0,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds to wait for each answer")] = 5.0,
+    agent_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds to wait for the agent's reply")
+    ] = 30.0,
 ) -> None:
     """Walk the ElizaOS Socket.IO debugging checklist against a server and say what to fix."""
     if dialect not in DIALECTS:

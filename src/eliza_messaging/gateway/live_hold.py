@@ -105,6 +105,11 @@ class ReplayingAsyncServer(GuardedAsyncServer):
 
     # where every broadcast lands -------------------------------------------------------------
 
+    def sees_packets_of(self, eio_sid: str) -> bool:
+        """Only sockets with a channel held (or just released) need ``_send_eio_packet`` below: the
+        fanout (fanout/broadcast.py) queues everyone else's packets directly, without it."""
+        return bool(self._holds.get(eio_sid))
+
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         channels = self._holds.get(eio_sid)
         if channels:

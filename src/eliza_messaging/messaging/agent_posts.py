@@ -186,12 +186,9 @@ class AgentPosts:
         return (await self._service.store_message(message)).message, False
 
     async def _broadcast(self, message: Message, server_id: str) -> None:
-        payload = {
-            **views.broadcast(message, server_id),
-            "updatedAt": message.updated_at,
-            "rawMessage": message.raw_message,
-        }
-        await self._service.fanout.emit(Event.MESSAGE_BROADCAST, payload, room=message.channel_id)
+        await self._service.fanout.emit(
+            Event.MESSAGE_BROADCAST, views.edited(message, server_id), room=message.channel_id
+        )
 
 
 # Marks, in the stored raw message, a message created by POST /action: the only kind PATCH /action changes.

@@ -19,6 +19,12 @@ class InvalidPayload(MessagingError):
     code = "INVALID_PAYLOAD"
 
 
+class InvalidId(InvalidPayload):
+    """An id in a path that is not a UUID (ElizaOS's code for it)."""
+
+    code = "INVALID_ID"
+
+
 class UnknownMessageType(InvalidPayload):
     code = "UNKNOWN_MESSAGE_TYPE"
 
@@ -134,6 +140,24 @@ class RateLimited(MessagingError):
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message)
         self.retry_after_ms = retry_after_ms
+
+
+class UploadTooLarge(MessagingError):
+    """An upload past the size cap; what was received of it is deleted."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(MessagingError):
+    """An upload whose bytes are none of the allowed types; ``allowed`` lists them."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message, field="file")
+        self.allowed = allowed
 
 
 class SemanticSearchOff(InvalidPayload):

@@ -88,9 +88,10 @@ class MessageServers:
             field="agentId",
         )
 
-    async def channels(self, server_id: str) -> list[Channel]:
+    async def channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        """The server's channels; with ``participant``, only those that entity takes part in."""
         await self.require(server_id)
-        return await self._store.list_channels(server_id)
+        return await self._store.list_channels(server_id, participant=participant)
 
     async def of_agent(self, agent_id: str) -> list[str]:
         """The message servers an agent is registered on."""

@@ -35,6 +35,11 @@ def broadcast(
     )
 
 
+def edited(message: Message, server_id: str) -> JsonObject:
+    """A stored message changed after it was sent: its broadcast again, with when it changed."""
+    return {**broadcast(message, server_id), "updatedAt": message.updated_at, "rawMessage": message.raw_message}
+
+
 def ack(message: Message) -> JsonObject:
     return payloads.message_ack(
         client_message_id=message.client_message_id,

@@ -94,7 +94,10 @@ class Store(Protocol):
         """False when the agent was not on that server."""
         ...
 
-    async def list_channels(self, server_id: str) -> list[Channel]: ...
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        """The server's channels, oldest first; with ``participant``, only those it takes part in."""
+        ...
+
     async def delete_channel(self, channel_id: str) -> bool:
         """Delete the channel with its messages, participants and sessions; False when it did not exist."""
         ...
@@ -115,6 +118,36 @@ class Store(Protocol):
 
     async def list_messages_after(self, channel_id: str, *, after: int, limit: int) -> list[Message]:
         """The oldest ``limit`` messages created after ``after`` (epoch ms, exclusive), oldest first."""
+        ...
+
+    # the user's control over the memory: an entity's messages, export, forget, retention
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        """Newest first: messages of the channels ``entity_id`` takes part in (a participant, it has written
+        there, the channel's id is its id, or the channel's metadata names it under one of ``target_keys``);
+        only ``channel_id`` when given; only channels ``reader`` is a participant of when given (data
+        isolation); ``before`` is epoch milliseconds, exclusive."""
+        ...
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        """Oldest first by offset: up to ``limit`` of the channel's messages with ``seq`` above ``after_seq``."""
+        ...
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` of the author's messages (oldest first); (channel id, message id) of each."""
+        ...
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        """Delete up to ``limit`` messages created before ``before`` (epoch ms, exclusive), oldest first;
+        (channel id, message id) of each."""
         ...
 
     # sessions

@@ -376,13 +376,25 @@ class PostgresStore:
         )
         return _count(status) > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.fetch(
-                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
-                server_id,
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        if participant is None:
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE message_server_id = $1 ORDER BY created_at, id",
+                    server_id,
+                )
             )
-        )
+        else:
+            columns = ", ".join(f"channels.{c.strip()}" for c in _CHANNEL_COLUMNS.split(","))
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {columns} FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                    " WHERE channels.message_server_id = $1 AND p.entity_id = $2"
+                    " ORDER BY channels.created_at, channels.id",
+                    server_id,
+                    participant,
+                )
+            )
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:
@@ -500,6 +512,74 @@ class PostgresStore:
     async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
         schema = self._vectors()
         return await self._write(lambda c: postgres_search.save_vectors(c, schema, model, items))
+
+    # the user's control over the memory -------------------------------------------------
+
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        args: list[Any] = [entity_id]
+        addressed = ""
+        for key in target_keys:
+            args.append(key)
+            addressed += f" OR metadata ->> ${len(args)} = $1"
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = $1{addressed})"
+        )
+        if channel_id is not None:
+            args.append(channel_id)
+            sql += f" AND channel_id = ${len(args)}"
+        if reader is not None:
+            args.append(reader)
+            sql += f" AND channel_id IN (SELECT channel_id FROM channel_participants WHERE entity_id = ${len(args)})"
+        if before is not None:
+            args.append(before)
+            sql += f" AND created_at < ${len(args)}"
+        args.append(_limit(limit))
+        sql += f" ORDER BY created_at DESC, seq DESC LIMIT ${len(args)}"
+        rows = await self._read(lambda c: c.fetch(sql, *args))
+        return [_message(r) for r in rows]
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = $1 AND channel_seq > $2"
+                " ORDER BY channel_seq LIMIT $3",
+                channel_id,
+                after_seq,
+                _limit(limit),
+            )
+        )
+        return [_message(r) for r in rows]
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("author_id = $1 ORDER BY seq", author_id, limit)
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("created_at < $1 ORDER BY created_at, seq", before, limit)
+
+    async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
+        """One bounded batch in one statement; rows another transaction is deleting are skipped."""
+        rows = await self._write(
+            lambda c: c.fetch(
+                "DELETE FROM central_messages WHERE seq IN"
+                f" (SELECT seq FROM central_messages WHERE {where} LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                " RETURNING channel_id, id, created_at, seq",
+                bound,
+                _limit(limit),
+            )
+        )
+        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
+        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
+        return [(r[0], r[1]) for r in ordered]
 
     # sessions ---------------------------------------------------------------------------
 
@@ -719,6 +799,11 @@ def _limit(limit: int) -> int | None:
 
 # statements and rows --------------------------------------------------------------------
 
+# The channels an entity takes part in: a participant of, or written in ($1: the entity).
+_MEMBER_CHANNELS = (
+    "SELECT channel_id FROM channel_participants WHERE entity_id = $1"
+    " UNION SELECT channel_id FROM central_messages WHERE author_id = $1"
+)
 _SERVER_COLUMNS = rows.SERVER_COLUMNS
 _GET_SERVER = f"SELECT {_SERVER_COLUMNS} FROM message_servers WHERE id = $1"
 _ENSURE_SERVER = f"""

@@ -127,8 +127,17 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         """,
     ),
     (
-        10,
-        # Search (see sqlite_schema 10): a tsvector generated from the text, so every insert, edit and
+        5,
+        # The user's control over the memory (see sqlite_schema 5).
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
+        # Search (see sqlite_schema 6): a tsvector generated from the text, so every insert, edit and
         # delete keeps it in step inside its own statement, and existing rows get theirs as the column
         # is added; the GIN index answers word, phrase and prefix queries. The 'simple' configuration
         # folds case in every script and drops no stop words (messages are in any language). The

@@ -460,12 +460,17 @@ class SQLiteStore:
         )
         return count > 0
 
-    async def list_channels(self, server_id: str) -> list[Channel]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id", (server_id,)
-            ).fetchall()
-        )
+    async def list_channels(self, server_id: str, *, participant: str | None = None) -> list[Channel]:
+        args: tuple[str, ...] = (server_id,)
+        if participant is None:
+            sql = "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at, id"
+        else:
+            sql = (
+                "SELECT channels.* FROM channels JOIN channel_participants p ON p.channel_id = channels.id"
+                " WHERE channels.message_server_id = ? AND p.entity_id = ? ORDER BY channels.created_at, channels.id"
+            )
+            args = (server_id, participant)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [_channel(r) for r in rows]
 
     async def delete_channel(self, channel_id: str) -> bool:
@@ -578,6 +583,69 @@ class SQLiteStore:
         saved: int = await self._write(lambda c: sqlite_search.save_vectors(c, model, items))
         return saved
 
+    # the user's control over the memory -------------------------------------------------
+
+    async def list_member_messages(
+        self,
+        entity_id: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        channel_id: str | None = None,
+        reader: str | None = None,
+        target_keys: Sequence[str] = (),
+    ) -> list[Message]:
+        addressed = "".join(" OR json_extract(metadata, ?) = ?" for _ in target_keys)
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id IN ({_MEMBER_CHANNELS}"
+            f" UNION SELECT id FROM channels WHERE id = ?{addressed})"
+        )
+        args: list[Any] = [entity_id, entity_id, entity_id]
+        for key in target_keys:
+            args += [f'$."{key}"', entity_id]
+        if channel_id is not None:
+            sql += " AND channel_id = ?"
+            args.append(channel_id)
+        if reader is not None:
+            sql += " AND channel_id IN (SELECT channel_id FROM channel_participants WHERE entity_id = ?)"
+            args.append(reader)
+        if before is not None:
+            sql += " AND created_at < ?"
+            args.append(before)
+        sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
+        args.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
+        return [_message(r) for r in rows]
+
+    async def page_messages(self, channel_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM central_messages WHERE channel_id = ? AND channel_seq > ?"
+                " ORDER BY channel_seq LIMIT ?",
+                (channel_id, after_seq, limit),
+            ).fetchall()
+        )
+        return [_message(r) for r in rows]
+
+    async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("author_id = ? ORDER BY seq", author_id, limit)
+
+    async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
+        return await self._delete_returning("created_at < ? ORDER BY created_at, seq", before, limit)
+
+    async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
+        """One bounded batch, deleted row by row (so any trigger on the table sees each row go)."""
+        rows = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM central_messages WHERE seq IN"
+                f" (SELECT seq FROM central_messages WHERE {where} LIMIT ?) RETURNING channel_id, id, created_at, seq",
+                (bound, limit),
+            ).fetchall()
+        )
+        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
+        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
+        return [(r[0], r[1]) for r in ordered]
+
     # sessions ---------------------------------------------------------------------------
 
     async def save_session(self, session: ChatSession) -> None:
@@ -646,6 +714,11 @@ _NEXT_SEQ = (
     " ON CONFLICT (channel_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq"
 )
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
+# The channels an entity takes part in: a participant of, or written in (two parameters: the entity).
+_MEMBER_CHANNELS = (
+    "SELECT channel_id FROM channel_participants WHERE entity_id = ?"
+    " UNION SELECT channel_id FROM central_messages WHERE author_id = ?"
+)
 
 
 def _statements(script: str) -> list[str]:

@@ -123,8 +123,18 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         """,
     ),
     (
-        10,
-        # Search (issue 13; numbered apart from other work in flight). ``messages_fts`` is an FTS5 index
+        5,
+        # The user's control over the memory (issue 13): an entity's messages (forget, an agent's
+        # memories), the messages older than a time (retention), an entity's channels.
+        """
+        CREATE INDEX central_messages_author ON central_messages(author_id, channel_id);
+        CREATE INDEX central_messages_created ON central_messages(created_at, seq);
+        CREATE INDEX channel_participants_entity ON channel_participants(entity_id);
+        """,
+    ),
+    (
+        6,
+        # Search (issue 13). ``messages_fts`` is an FTS5 index
         # over the messages' text (external content: the text itself stays in ``central_messages``);
         # ``unicode61 remove_diacritics 2`` folds case and accents of every script ("café" matches
         # "cafe"). New rows are indexed in batches, not row by row: ``search_progress.indexed_seq`` is the

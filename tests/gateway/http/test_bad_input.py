@@ -55,6 +55,6 @@ async def test_session_content_with_surrogates_or_huge_numbers(app: App, fake_ag
 
 
 async def test_absurd_query_numbers(app: App) -> None:
-    for params in ({"limit": "1e20"}, {"limit": str(10**40)}, {"before": "NaN"}, {"after": "1" * 400}):
+    for params in ({"limit": "1e20"}, {"limit": "9" * 5000}, {"before": "NaN"}, {"after": "1" * 400}):
         response = await app.client.get(f"{API}/channels/{new_id()}/messages", params=params)
         assert response.status_code == 400, params

@@ -109,10 +109,16 @@ async def test_deep_metadata_is_refused_without_harm(app: App) -> None:
 
 async def test_history_paging_bounds(app: App) -> None:
     channel = new_id()
-    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": 1001}):
+    for bad in ({"limit": "1e20"}, {"limit": 0}, {"limit": -5}):
         response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    # above the maximum is the maximum (ElizaOS answers limit=1400), and the answer says which was used
+    for asked, used in ((1400, 1000), (1001, 1000), (1000, 1000), (999, 999), (10**40, 1000)):
+        response = await app.client.get(f"{API}/channels/{channel}/messages", params={"limit": asked})
+        assert response.status_code == 200, asked
+        assert response.json()["data"]["limit"] == used
+    assert (await app.client.get(f"{API}/channels/{channel}/messages")).json()["data"]["limit"] == 50
     for bad in ({"before": 2**63}, {"after": -1}, {"before": "yesterday"}):
         response = await app.client.get(f"{API}/channels/{channel}/messages", params=bad)
         assert response.status_code == 400, bad

@@ -75,6 +75,21 @@ async def test_a_servers_channels(app: App) -> None:
     assert [c["id"] for c in listed] == [channel.json()["data"]["id"]]
 
 
+async def test_a_servers_channels_for_one_participant(app: App) -> None:
+    ada, bob = new_id(), new_id().upper()
+    body = {"name": "ours", "participantCentralUserIds": [ada, bob.lower()]}
+    ours = (await app.client.post(f"{API}/channels", json=body)).json()["data"]["id"]
+    await app.client.post(f"{API}/channels", json={"name": "not ours", "participantCentralUserIds": [new_id()]})
+    adas = await app.client.get(f"{API}/message-servers/{DEFAULT}/channels", params={"participantId": ada})
+    assert [c["id"] for c in adas.json()["data"]["channels"]] == [ours]
+    bobs = await app.client.get(f"{API}/message-servers/{DEFAULT}/channels", params={"participantId": bob})
+    assert [c["id"] for c in bobs.json()["data"]["channels"]] == [ours]  # ids compare without case
+    everyone = await app.client.get(f"{API}/message-servers/{DEFAULT}/channels")
+    assert len(everyone.json()["data"]["channels"]) == 2
+    bad = await app.client.get(f"{API}/message-servers/{DEFAULT}/channels", params={"participantId": "me"})
+    assert bad.status_code == 400 and bad.json()["error"]["message"] == "participantId must be a UUID, but got 'me'."
+
+
 async def test_an_agents_message_servers(app: App) -> None:
     agent = new_id()
     assert (await app.client.get(f"{API}/agents/{agent}/message-servers")).json()["data"] == {

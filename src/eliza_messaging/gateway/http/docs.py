@@ -17,10 +17,13 @@ Responses = dict[int | str, dict[str, Any]]
 
 _WHY = {
     400: "Invalid input: the message names the field and the fix",
-    403: "Forbidden: data isolation is on and you are not a participant of that channel",
     404: "Not found",
     409: "Already exists",
+    403: "Not allowed for this caller (data isolation, identity)",
     410: "The session has expired",
+    413: "Too large: the message gives the limit",
+    415: "A type that may not be uploaded: 'allowed' lists those that may",
+    429: "Over the rate: retryAfterMs (and Retry-After) say when to try again",
     502: "The agent failed while answering (the user's message is stored)",
     503: "The database did not answer; nothing was changed. Retry.",
     504: "No agent answered in time (the user's message is stored; the reply may still come over Socket.IO)",
@@ -45,6 +48,11 @@ def responses(
         documented[code] = {"model": error_model, "description": _WHY[code]}
     documented.update(AUTH)
     return documented
+
+
+def json_lines(description: str) -> Responses:
+    """A streamed JSON Lines answer (status 200): one JSON object per line."""
+    return {200: {"description": description, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 
 def event_stream(description: str) -> Responses:

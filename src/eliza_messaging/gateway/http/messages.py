@@ -177,7 +177,9 @@ async def list_channel_messages(
     channel_id: ChannelIdPath,
     service: Service,
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="How many messages (1-1000)")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, description="How many messages (at most 1000; more means 1000, as ElizaOS answers)")
+    ] = 50,
     before: TimestampQuery = None,
     after: TimestampQuery = None,
     after_seq: AfterSeqQuery = None,
@@ -185,6 +187,7 @@ async def list_channel_messages(
 ) -> JsonResponse:
     require_uuid(channel_id, "channelId")
     await service.access.may_read(caller, channel_id)
+    limit = min(limit, MAX_PAGE)
     channel = await service.channels.get(channel_id)
     server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
     messages = await service.history(
@@ -195,7 +198,7 @@ async def list_channel_messages(
         before_seq=before_seq,
         after_seq=after_seq,
     )
-    return ok({"messages": [views.rest_message(m, server_id) for m in messages]})
+    return ok({"messages": [views.rest_message(m, server_id) for m in messages], "limit": limit})
 
 
 @router.delete("/central-channels/{channel_id}/messages/{message_id}", status_code=204, include_in_schema=False)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from ...messaging import metrics
 from ...messaging.clock import iso, now_ms
-from ...messaging.errors import MessagingError
+from ...messaging.errors import MessagingError, RateLimited, UnsupportedMediaType
 
 SESSIONS_PREFIX = "/api/messaging/sessions"
 
@@ -48,11 +48,13 @@ def _in_sessions(request: Request) -> bool:
     return path == SESSIONS_PREFIX or path.startswith(SESSIONS_PREFIX + "/")
 
 
-def _answer(request: Request, status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+def _answer(
+    request: Request, status: int, code: str, message: str, field: str | None = None, **details: Any
+) -> JsonResponse:
     metrics.ERRORS.labels(code).inc()
     if _in_sessions(request):
         return session_error(status, code, message)
-    return error(status, code, message, field=field)
+    return error(status, code, message, field=field, **details)
 
 
 def _problem(e: Any) -> str:
@@ -68,6 +70,12 @@ def _problem(e: Any) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MessagingError)
     async def messaging_error(request: Request, exc: MessagingError) -> JsonResponse:
+        if isinstance(exc, UnsupportedMediaType):
+            return _answer(request, exc.status, exc.code, exc.message, exc.field, allowed=exc.allowed)
+        if isinstance(exc, RateLimited):
+            answer = _answer(request, exc.status, exc.code, exc.message, retryAfterMs=exc.retry_after_ms)
+            answer.headers["Retry-After"] = str(-(-exc.retry_after_ms // 1000))
+            return answer
         return _answer(request, exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)

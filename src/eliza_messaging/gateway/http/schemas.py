@@ -159,6 +159,7 @@ class MessageView(BaseModel):
 
 class MessageList(BaseModel):
     messages: list[MessageView]
+    limit: int = Field(description="The page size used: the one asked for, at most 1000")
 
 
 class SearchHitView(BaseModel):
@@ -323,3 +324,65 @@ class SessionsHealth(BaseModel):
     expiringSoon: int
     timestamp: str
     uptime: float
+
+
+# the memory API (ElizaOS's /api/memory) and the user's control over the memory --------------
+
+
+class MemoryContent(BaseModel):
+    text: str
+    source: str
+    thought: str | None = None
+    actions: list[str] | None = None
+    attachments: list[Any] | None = None
+    inReplyTo: str | None = None
+
+
+class MemoryView(BaseModel):
+    """ElizaOS's Memory of a stored message; roomId is the channel id."""
+
+    id: str
+    entityId: str = Field(description="The message's author")
+    agentId: str
+    roomId: str = Field(description="The channel id")
+    channelId: str
+    worldId: str = Field(description="The channel's message server id")
+    content: MemoryContent
+    createdAt: int
+    unique: bool
+    metadata: JsonObject
+
+
+class MemoryList(BaseModel):
+    memories: list[MemoryView]
+
+
+class MemoryUpdated(BaseModel):
+    id: str
+    message: str
+    memory: MemoryView
+
+
+class MemoriesCleared(BaseModel):
+    deleted: int
+    message: str
+
+
+class MemoryDeleted(BaseModel):
+    message: str
+
+
+class EntityForgotten(BaseModel):
+    entityId: str
+    deleted: int = Field(description="How many of the entity's messages were deleted")
+
+
+class UploadedMedia(BaseModel):
+    """ElizaOS's upload answer: where the file is served and what it is."""
+
+    url: str = Field(description="Where it is served, relative to the server: put it in a message's attachments")
+    type: str = Field(description="Channel uploads: the MIME type found in the bytes; agent uploads: the category")
+    mimeType: str = Field(description="The MIME type found in the file's bytes")
+    filename: str = Field(description="The stored file's name (random)")
+    originalName: str = Field(description="The name the client gave the file (shown only)")
+    size: int = Field(description="Bytes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
@@ -103,11 +103,19 @@ async def remove_server_agent(
     responses=responses(200, schemas.Ok[schemas.ChannelList], 404),
 )
 async def list_server_channels(
-    server_id: ServerIdPath, servers: Servers, service: ServiceDep, caller: CallerDep
+    server_id: ServerIdPath,
+    servers: Servers,
+    service: ServiceDep,
+    caller: CallerDep,
+    participant_id: Annotated[
+        str | None,
+        Query(alias="participantId", description="Only the channels this entity takes part in (the web chat's list)"),
+    ] = None,
 ) -> JsonResponse:
     """Under data isolation, only the channels the caller takes part in."""
     require_uuid(server_id, "serverId")
-    found = await servers.channels(server_id)
+    participant = require_uuid(participant_id, "participantId").lower() if participant_id is not None else None
+    found = await servers.channels(server_id, participant=participant)
     visible = await service.access.visible(caller, [c.id for c in found])
     found = [c for c in found if c.id in visible]
     return ok({"channels": [views.rest_channel(c) for c in found]})

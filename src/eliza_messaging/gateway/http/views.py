@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ...messaging.clock import iso
 from ...messaging.views import channel_payload
+from ...protocol.types import DEFAULT_SERVER_ID
 from ...records import Channel, ChatSession, Message, MessageServer
 from ...types import JsonObject
 
@@ -152,6 +153,68 @@ def history_metadata(message: Message) -> JsonObject:
     if message.raw_message.get("attachments"):
         extra["attachments"] = message.raw_message["attachments"]
     return {**extra, **message.metadata}
+
+
+# What a memory's metadata says of its message; ours, so an edit's metadata cannot overwrite them.
+MEMORY_METADATA = ("type", "source", "entityName", "timestamp", "seq", "updatedAt", "messageServerId")
+
+
+def memory(message: Message, agent_id: str) -> JsonObject:
+    """ElizaOS's ``Memory`` of a stored message, as the agent ``agent_id`` holds it (``roomId``: the
+    channel). No ``embedding``: ElizaOS leaves it out unless asked, and this store keeps none to send."""
+    meta = history_metadata(message)
+    content: JsonObject = {"text": message.content, "source": message.source_type}
+    if isinstance(meta.get("thought"), str):
+        content["thought"] = meta["thought"]
+    if isinstance(meta.get("actions"), list):
+        content["actions"] = meta["actions"]
+    if message.raw_message.get("attachments"):
+        content["attachments"] = message.raw_message["attachments"]
+    if message.in_reply_to_root_message_id:
+        content["inReplyTo"] = message.in_reply_to_root_message_id
+    server = str(message.raw_message.get("serverId") or DEFAULT_SERVER_ID)  # its channel's, stored at send
+    return {
+        "id": message.id,
+        "entityId": message.author_id,
+        "agentId": agent_id,
+        "roomId": message.channel_id,
+        "channelId": message.channel_id,
+        "worldId": server,
+        "content": content,
+        "createdAt": message.created_at,
+        "unique": False,
+        "metadata": {
+            **meta,
+            "type": "message",
+            "source": message.source_type,
+            "entityName": message.author_name,
+            "timestamp": message.created_at,
+            "seq": message.seq,
+            "updatedAt": message.updated_at,
+            "messageServerId": server,
+        },
+    }
+
+
+def export_record(message: Message, server_id: str) -> JsonObject:
+    """Every stored field of a message, for a channel's export (one JSON Lines row)."""
+    return {
+        "id": message.id,
+        "channelId": message.channel_id,
+        "messageServerId": server_id,
+        "seq": message.seq,
+        "authorId": message.author_id,
+        "authorName": message.author_name,
+        "content": message.content,
+        "rawMessage": message.raw_message,
+        "inReplyToRootMessageId": message.in_reply_to_root_message_id,
+        "sourceType": message.source_type,
+        "sourceId": message.source_id,
+        "metadata": message.metadata,
+        "clientMessageId": message.client_message_id,
+        "createdAt": message.created_at,
+        "updatedAt": message.updated_at,
+    }
 
 
 def rest_server(server: MessageServer) -> JsonObject:
