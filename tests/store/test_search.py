@@ -206,3 +206,25 @@ async def test_sqlite_indexes_appends_in_batches_soon_after_and_on_open(tmp_path
         assert await found(reopened, words("unindexed")) == ["left unindexed"]
     finally:
         await reopened.close()
+
+
+async def test_forgotten_and_expired_messages_leave_both_indexes(any_store: Store) -> None:
+    """Forgetting an entity and retention delete through the store's own methods: the keyword index and
+    the vectors lose those messages in the same statement."""
+    store = await with_server(any_store)
+    await store.enable_vectors()
+    c = await channel(store)
+    old = (await store.append_message(message(c, "ancient lighthouse", at=1, author="x"))).message
+    said = (await store.append_message(message(c, "forgotten lighthouse", at=100, author="gone"))).message
+    kept = (await store.append_message(message(c, "kept lighthouse", at=200, author="x"))).message
+    assert len(await found(store, words("lighthouse"))) == 3  # indexed (SQLite: caught up by the search)
+    await store.save_vectors("m", [(m.id, m.content, unit(1, i, 0)) for i, m in enumerate((old, said, kept))])
+    await store.delete_messages_by_author("gone", limit=10)
+    await store.delete_messages_before(50, limit=10)
+    assert await found(store, words("lighthouse")) == ["kept lighthouse"]
+    assert [h.message.id for h in await store.vector_search("m", unit(1, 0, 0), ALL, 5)] == [kept.id]
+    if isinstance(store, SQLiteStore):  # the FTS5 index itself holds no entry of a deleted row
+        entries = await store._read(
+            lambda c: c.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'lighthouse'").fetchall()
+        )
+        assert [e[0] for e in entries] == [3]  # the third row stored
