@@ -5,20 +5,22 @@
     .venv/bin/python bench/run.py search --size smoke             # 2,000 messages (the test suite's run)
 
 Latency: each store is filled in bulk (SQLite: executemany in transactions of 20,000, then the FTS5
-index rebuilt once; PostgreSQL: COPY, the tsvector column generated as it goes, the GIN index made after) with
-synthetic messages (8 to 24 words drawn from a Zipf-like vocabulary of 20,000 words, 1,000 channels),
-then queried through the store's own ``keyword_search`` and ``vector_search``: a common word, a rare
-word, a phrase, a prefix, a two-word query and a recall query (any of six words), everywhere and in
-one channel. Vectors (384 dimensions, random unit vectors: the cost of an exact search does not depend
-on what they mean) are stored for at most ``--vectors`` messages (default 100,000), since an exact
-search reads every one of them. Each figure is the p50 and p99 of ``--queries`` runs.
+index rebuilt once; PostgreSQL: COPY, the tsvector column generated as it goes, the GIN index made
+after) with synthetic messages (8 to 24 words drawn from a Zipf-like vocabulary of 20,000 words, 1,000
+channels), then queried through the store's own ``keyword_search`` and ``vector_search``: a common
+word, a rare word, a phrase, a prefix, a two-word query and a recall query (any of six words),
+everywhere and in one channel. Each figure is the p50 and p99 of ``--queries`` runs, or fewer (at
+least 5) once it has taken 8 s, so the whole run stays bounded; ``runs`` says how many. Vectors (384
+dimensions, random unit vectors: the cost of an exact search does not depend on what they mean) are
+stored for at most ``--vectors`` messages (default 100,000; 10,000 on a PostgreSQL without pgvector,
+where the ``real[]`` fallback compares them in SQL), since an exact search reads every one of them.
 
 Append cost: ``--appends`` messages appended one by one by 20 concurrent writers through the real
 ``append_message`` (group commit included), first with the search index as migrated, then in a fresh
 store with it removed (SQLite: no catch-up and the FTS5 triggers dropped; PostgreSQL: the tsvector
-column and its GIN index dropped): this process's CPU per append (SQLite runs in this process), and PostgreSQL's own CPU
-per append (its backends' /proc counters). PostgreSQL is POSTGRES_TEST_URL (default the local ``test``
-database), each run in a fresh schema dropped afterwards. Results: bench/results/search.md and .json.
+column and its GIN index dropped): this process's CPU per append (SQLite runs in this process), and
+PostgreSQL's own CPU per append (its backends' /proc counters). PostgreSQL is POSTGRES_TEST_URL
+(default the local ``test`` database), each run in a fresh schema dropped afterwards. Results: bench/results/search.md and .json.
 """
 
 from __future__ import annotations
@@ -140,14 +142,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+FIGURE_BUDGET_S: Final = 8.0  # a figure stops after this long (at least MIN_RUNS runs): the run stays bounded
+MIN_RUNS: Final = 5
+
+
 async def timed(call: Callable[[], Awaitable[Any]], runs: int) -> dict[str, float]:
     await call()  # warm
-    took = []
-    for _ in range(runs):
+    took: list[float] = []
+    spent = 0.0
+    while len(took) < runs and (len(took) < MIN_RUNS or spent < FIGURE_BUDGET_S):
         started = time.perf_counter()
         await call()
         took.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(statistics.median(took), 2), "p99_ms": round(percentile(took, 0.99), 2)}
+        spent += took[-1] / 1000
+    return {"p50_ms": round(statistics.median(took), 2), "p99_ms": round(percentile(took, 0.99), 2), "runs": len(took)}
 
 
 # stores ---------------------------------------------------------------------------------------
@@ -461,11 +469,18 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["# Search benchmark", ""]
     runs = list(results["latency"])
     if runs:
-        lines += ["| query | " + " | ".join(f"{r} p50 / p99 ms" for r in runs) + " |", "|---|" + "---|" * len(runs)]
+        lines += [
+            "| query | " + " | ".join(f"{r}: p50 / p99 ms (runs)" for r in runs) + " |",
+            "|---|" + "---|" * len(runs),
+        ]
         for key in results["latency"][runs[0]]:
             if key in ("fill_s", "vectors"):
                 continue
-            cells = [f"{results['latency'][r][key]['p50_ms']} / {results['latency'][r][key]['p99_ms']}" for r in runs]
+            cells = [
+                f"{results['latency'][r][key]['p50_ms']} / {results['latency'][r][key]['p99_ms']}"
+                f" ({results['latency'][r][key]['runs']})"
+                for r in runs
+            ]
             lines.append(f"| {key} | " + " | ".join(cells) + " |")
         lines.append("| vectors stored | " + " | ".join(f"{results['latency'][r]['vectors']:,}" for r in runs) + " |")
         lines.append("| bulk fill, s | " + " | ".join(str(results["latency"][r]["fill_s"]) for r in runs) + " |")
