@@ -20,7 +20,8 @@ Append cost: ``--appends`` messages appended one by one by 20 concurrent writers
 store with it removed (SQLite: no catch-up and the FTS5 triggers dropped; PostgreSQL: the tsvector
 column and its GIN index dropped): this process's CPU per append (SQLite runs in this process), and
 PostgreSQL's own CPU per append (its backends' /proc counters). PostgreSQL is POSTGRES_TEST_URL
-(default the local ``test`` database), each run in a fresh schema dropped afterwards. Results: bench/results/search.md and .json.
+(default the local ``test`` database), each run in a fresh schema dropped afterwards.
+Results: bench/results/search.md and .json.
 """
 
 from __future__ import annotations
