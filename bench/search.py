@@ -344,7 +344,9 @@ async def measure(store: Store, corpus: Corpus, channel_ids: list[str], settings
 
 
 def postgres_cpu_ticks() -> int:
-    """utime + stime of every postgres process on this machine, in clock ticks."""
+    """CPU of every postgres process on this machine, in clock ticks: each one's utime + stime, and the
+    children's times the server has collected (backends that ended meanwhile count there). Other users of
+    the same PostgreSQL server are counted too: compare runs made on a quiet server."""
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -355,7 +357,7 @@ def postgres_cpu_ticks() -> int:
             name = fields[0].split("(", 1)[1]
             if name.startswith("postgres"):
                 parts = fields[1].split()
-                total += int(parts[11]) + int(parts[12])
+                total += int(parts[11]) + int(parts[12]) + int(parts[13]) + int(parts[14])
         except (OSError, IndexError, ValueError):
             continue
     return total
@@ -497,7 +499,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--sizes", help="comma-separated message counts, e.g. 100000,1000000")
+    parser.add_argument("--sizes", help="comma-separated message counts, e.g. 100000,1000000 (none: append cost only)")
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--queries", type=int, help="keyword queries per figure")
     parser.add_argument("--vectors", type=int, help="at most this many messages get a vector")
@@ -507,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings: dict[str, Any] = dict(SIZES[args.size])
     if args.sizes:
-        settings["sizes"] = [int(s) for s in args.sizes.split(",")]
+        settings["sizes"] = [] if args.sizes == "none" else [int(s) for s in args.sizes.split(",")]
     for name in ("queries", "vectors", "appends"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
