@@ -20,6 +20,9 @@ Behaviour is chosen per instance with ``mode`` and can be changed between reques
 ``hang``    accepts the request and never answers (until the server stops)
 ``garbled`` streams events whose data is not JSON (a non-streamed request still gets JSON)
 
+``/v1/embeddings`` answers too: each input as a bag of its words hashed into a small unit vector
+(``bag_of_words``), in reverse order of ``index`` (clients must reorder); ``error`` mode fails it.
+
 The reply text is ``reply``, or ``responder(request)`` when a responder is given. Every
 request is recorded in ``requests`` (body parsed from JSON) for assertions.
 """
