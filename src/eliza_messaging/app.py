@@ -24,8 +24,15 @@ from .agents.character import Character, default_character, load_character
 from .agents.registry import AgentRegistry
 from .agents.runtime import AgentOptions
 from .config import Settings
-from .fanout.base import NodeRecords, NodeRelay
-from .fanout.socketio import SocketIOFanout, close_client_manager, create_client_manager, start_client_manager
+from .fanout.base import NodeRecords, NodeRelay, SessionStore
+from .fanout.recovery import MemorySessions
+from .fanout.socketio import (
+    SocketIOFanout,
+    close_client_manager,
+    create_client_manager,
+    log_stream,
+    start_client_manager,
+)
 from .gateway import json_codec
 from .gateway.callers import Authenticator
 from .gateway.http import (
@@ -36,6 +43,7 @@ from .gateway.http import (
     entities,
     exports,
     health,
+    jobs,
     media,
     memories,
     messages,
@@ -49,13 +57,14 @@ from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
 from .gateway.http.web import install as install_web_chat
-from .gateway.live_hold import ReplayingAsyncServer
 from .gateway.logstream import LogStream
+from .gateway.recovery import RecoveringAsyncServer
 from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
 from .messaging.indexer import Indexer
+from .messaging.jobs import JobLimits, Jobs
 from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
 from .messaging.rates import CallerRate
@@ -64,6 +73,7 @@ from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
 from .models.embedders import create_embedder
+from .protocol.types import Event
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
 from .store.base import Store
@@ -89,19 +99,25 @@ class Components:
     logs: LogStream
     authenticator: Authenticator
     media: MediaLibrary
+    jobs: Jobs
 
 
-def build_socketio_server(settings: Settings) -> ReplayingAsyncServer:
+def build_socketio_server(settings: Settings) -> RecoveringAsyncServer:
     # A polling client batches whatever it queued into one POST; python-engineio refuses more than
     # 16 packets per POST by default and the whole batch is lost. Allow a burst's worth (the server
     # answers a POST with more with a 400 that says so, before decoding it).
     post_packets = max(1, min(settings.max_polling_packets, settings.socket_burst or settings.max_polling_packets))
     engineio.payload.Payload.max_decode_packets = post_packets
-    return ReplayingAsyncServer(
+    return RecoveringAsyncServer(
         async_mode="asgi",
         allow_eio3=settings.allow_eio3,
         cors_allowed_origins=settings.cors_origins,
-        client_manager=create_client_manager(settings.redis_url, prefix=settings.redis_prefix),
+        client_manager=create_client_manager(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            recovery_window_s=settings.recovery_window_s,
+            recovery_log_max=settings.recovery_log_max,
+        ),
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         max_http_buffer_size=settings.max_frame_bytes,
@@ -125,9 +141,11 @@ def build_components(settings: Settings) -> Components:
     sio = build_socketio_server(settings)
     queue = build_queue(settings)
     limits = Limits(max_text_chars=settings.max_message_chars)
+    node_records = build_node_records(settings)
+    sio.sessions = build_sessions(settings, sio, node_records)
     messaging = MessagingService(
         store,
-        SocketIOFanout(sio),
+        SocketIOFanout(sio, volatile=frozenset({Event.USER_TYPING})),
         queue,
         limits,
         relay=build_relay(settings),
@@ -136,7 +154,8 @@ def build_components(settings: Settings) -> Components:
         isolation=settings.data_isolation,
         live_hold=sio,
         replay_max=settings.replay_max,
-        node_records=build_node_records(settings),
+        node_records=node_records,
+        sessions=sio.sessions,
         indexer=build_indexer(settings, store),
     )
     logs = LogStream(messaging.fanout)
@@ -162,7 +181,14 @@ def build_components(settings: Settings) -> Components:
         max_bytes=settings.upload_max_bytes,
         rate=CallerRate("uploads", settings.upload_rate, settings.upload_burst),
     )
-    return Components(settings, store, sio, queue, messaging, agents, logs, authenticator, library)
+    job_limits = JobLimits(
+        max_active_per_user=settings.job_max_active,
+        max_stored=settings.job_max_stored,
+        retention_ms=round(settings.job_retention_s * 1000),
+    )
+    return Components(
+        settings, store, sio, queue, messaging, agents, logs, authenticator, library, Jobs(messaging, limits=job_limits)
+    )
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -246,6 +272,29 @@ def build_node_records(settings: Settings) -> NodeRecords | None:
     return RedisNodeRecords(settings.redis_url, settings.redis_prefix)
 
 
+def build_sessions(
+    settings: Settings, sio: RecoveringAsyncServer, node_records: NodeRecords | None
+) -> SessionStore | None:
+    """Connection-state recovery's sessions (None: ``ELIZA_RECOVERY_WINDOW_S=0``): this node's memory, or
+    Redis beside the node records, whose presence record keeps each socket's session as it changes."""
+    if settings.recovery_window_s <= 0:
+        return None
+    if not settings.redis_url or node_records is None:
+        packet_log = sio.manager.packet_log
+        assert packet_log is not None
+        return MemorySessions(packet_log)
+    from .fanout.redis_sessions import RedisSessions
+
+    return RedisSessions(
+        settings.redis_url,
+        settings.redis_prefix,
+        node_id=node_records.node_id,
+        stream=log_stream(settings.redis_prefix),
+        window_s=settings.recovery_window_s,
+        log_max=settings.recovery_log_max,
+    )
+
+
 def build_graceful_stop(parts: Components) -> GracefulStop:
     """What a SIGTERM waits for (sends inside the gate, replies the agents have in hand) and whom it tells."""
     queue = parts.queue
@@ -293,6 +342,7 @@ def create_app(settings: Settings | None = None) -> Any:
         parts.media.start()
         await parts.agents.start()
         await parts.messaging.outbox.start()  # once the agents listen: what a crash left unpublished
+        await parts.jobs.start()  # jobs a stop left in progress: finished from the store, or waited for again
         if retention is not None:
             retention.start()
         parts.logs.attach(asyncio.get_running_loop(), logging.getLogger("eliza_messaging"))
@@ -306,11 +356,15 @@ def create_app(settings: Settings | None = None) -> Any:
             parts.logs.detach(logging.getLogger("eliza_messaging"))
             if retention is not None:
                 await retention.close()
+            await parts.jobs.close()  # stops waiting; jobs in progress stay stored and are resumed on start
             await parts.messaging.outbox.close()  # no sweep into a closing queue
             await parts.queue.close()  # no new work first; the Redis queue lets replies in flight finish
             await parts.agents.close()
             await parts.messaging.close()
             await close_client_manager(parts.sio)
+            close_sessions = getattr(parts.sio.sessions, "close", None)
+            if close_sessions is not None:
+                await close_sessions()
             await parts.store.close()
 
     api = FastAPI(title="eliza-messaging", version=__version__, lifespan=lifespan)
@@ -318,6 +372,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.components = parts
     api.state.agents = parts.agents
     api.state.media = parts.media
+    api.state.jobs = parts.jobs
     install_error_handlers(api)
     api.include_router(health.router)
     if settings.metrics_port is None:
@@ -326,7 +381,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, exports, entities, servers, channels, dm, actions, sessions, search):
+    for router in (messages, exports, entities, servers, channels, dm, actions, sessions, jobs, search):
         api.include_router(router.router, prefix="/api/messaging")
     api.include_router(memories.router)
     api.include_router(media.router)

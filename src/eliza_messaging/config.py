@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         30.0, ge=0, validation_alias=AliasChoices("ELIZA_UPLOAD_RATE", "upload_rate")
     )  # media uploads a minute per caller (entity, else address), after a burst of ELIZA_UPLOAD_BURST (0: no limit)
     upload_burst: int = Field(10, gt=0, validation_alias=AliasChoices("ELIZA_UPLOAD_BURST", "upload_burst"))
+    job_max_active: int = Field(
+        10, gt=0, validation_alias=AliasChoices("ELIZA_JOB_MAX_ACTIVE", "job_max_active")
+    )  # Jobs API: jobs pending or processing at once per user
+    job_max_stored: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_JOB_MAX_STORED", "job_max_stored")
+    )  # jobs kept in all; past it the oldest finished are removed (ElizaOS: 10000 in memory)
+    job_retention_s: float = Field(
+        86_400.0, gt=0, validation_alias=AliasChoices("ELIZA_JOB_RETENTION", "job_retention_s")
+    )  # seconds a finished job stays readable
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
@@ -127,6 +136,12 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(
         3600.0, gt=0, validation_alias=AliasChoices("ELIZA_RETENTION_INTERVAL", "retention_interval_s")
     )  # with retention on: seconds between sweeps (the first runs at start)
+    recovery_window_s: float = Field(
+        120.0, ge=0, validation_alias=AliasChoices("ELIZA_RECOVERY_WINDOW_S", "recovery_window_s")
+    )  # Socket.IO connection-state recovery: how long a dropped socket's session and missed packets are kept
+    recovery_log_max: int = Field(
+        10_000, gt=0, validation_alias=AliasChoices("ELIZA_RECOVERY_LOG_MAX", "recovery_log_max")
+    )  # at most this many room broadcasts are kept for it (per node, or in Redis for all); 0 s window: off
     shutdown_grace_s: float = Field(
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish

@@ -87,3 +87,26 @@ class ChatSession:
     expires_at: int
     renewal_count: int = 0
     metadata: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A one-off prompt to an agent (the Jobs API): its channel, its status and, once answered, the result.
+
+    ``status``: pending, processing, completed, failed or timeout. Times are epoch milliseconds;
+    ``result`` is ElizaOS's ``{message: {id, content, authorId, createdAt, metadata}, processingTimeMs}``.
+    """
+
+    id: str
+    agent_id: str
+    user_id: str
+    channel_id: str
+    content: str
+    status: str
+    created_at: int
+    expires_at: int
+    user_message_id: str | None = None
+    result: JsonObject | None = None
+    error: str | None = None
+    finished_at: int | None = None
+    metadata: JsonObject = field(default_factory=dict)

@@ -5,12 +5,13 @@ Clients are the official socket.io-client in the seed's dialect, connecting thro
 then the websocket upgrade: both must reach the node that opened the session). Each passes its own
 ``affinity`` query parameter, which nginx hashes on, so the clients spread over the three nodes while each
 stays on one. After the kill: every acknowledged message is in history exactly once (REST through nginx);
-the dead node's clients reconnect through nginx to a live node, rejoin with ``lastSeq`` and get what they
-missed, once; a Python SDK client (no ``affinity``: nginx hashes its address, and its node is the one
-killed) reconnects and resumes by itself, delivering every message once; the live nodes' clients hear
-every message once; Eliza answers every stored DM message
-exactly once (the dead node's unfinished work is taken over: ``ELIZA_QUEUE_CLAIM_IDLE``,
-``ELIZA_OUTBOX_LEASE``). Skips without nginx, PostgreSQL or Redis (fails under CI=true).
+the dead node's clients reconnect through nginx to a live node with ``socket.recovered`` true (Socket.IO
+connection-state recovery), rejoin with ``lastSeq`` and get what they missed, once; a Python SDK client
+(no ``affinity``: nginx hashes its address, and its node is the one killed) reconnects and resumes by
+itself, delivering every message once; the live nodes' clients hear every message once; Eliza answers
+every stored DM message exactly once (the dead node's unfinished work is taken over:
+``ELIZA_QUEUE_CLAIM_IDLE``, ``ELIZA_OUTBOX_LEASE``). Skips without nginx, PostgreSQL or Redis (fails under
+CI=true).
 """
 
 from __future__ import annotations
@@ -225,6 +226,8 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 await until(
                     lambda m=m: sum(r["type"] == "connect" for r in m.client.seen) == 2, 15, "a reconnect through nginx"
                 )
+                back = [r for r in m.client.seen if r["type"] == "connect"][1]
+                assert back["recovered"] is True, f"connection-state recovery on another node: {back}"
                 seen = {b["seq"] for b in m.broadcasts(room, after_reconnect=False)}
                 seen |= {a["seq"] for a in m.acks if a["room"] == room}
                 last = contiguous_prefix(seen)
@@ -288,7 +291,7 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
                 heard = before | {b["id"] for b in replayed} | set(late) | own
                 assert set(ids) - heard == set(), "a message the client missed never reached it"
 
-            victims = {m.entity for m in on_victim}
+            victims = {m.entity for m in on_victim} | {sdk.entity_id}  # the SDK is on the victim too
             republished: list[int] = []  # per live client: messages heard twice (see below)
             # 3. clients of the live nodes heard every stored message once (their own too), without a reconnect
             for m in survivors:

@@ -5,6 +5,7 @@ carries an uploaded file as an attachment to a real socket.io-client.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -156,6 +157,28 @@ def test_a_declared_length_past_the_cap_is_refused_before_reading(small: ServerP
         answer = conn.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 413"), answer
     assert "PAYLOAD_TOO_LARGE" in answer
+
+
+async def test_a_client_that_goes_away_mid_upload_leaves_nothing(small: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", small.port), timeout=10) as conn:
+        conn.sendall(
+            (
+                f"POST {API}/channels/{new_id()}/upload-media HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 9000\r\n\r\n"
+                '--x\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhalf a file'
+            ).encode()
+        )
+        for _ in range(100):  # the server has begun writing it
+            if incoming(small):
+                break
+            await asyncio.sleep(0.02)
+        assert incoming(small)
+    for _ in range(100):
+        if not incoming(small):
+            break
+        await asyncio.sleep(0.05)
+    assert incoming(small) == []
+    assert httpx.get(f"{small.url}/healthz").status_code == 200
 
 
 def test_other_routes_keep_their_own_body_cap(server: ServerProcess) -> None:

@@ -54,9 +54,14 @@ async def test_seed_minimal_client_with_placeholder_ids_is_told_what_to_fix(serv
         for line in out.splitlines()
         if line.startswith('[RECEIVE] Event: ["messageError"')
     ]
-    assert len(errors) == 2  # the join and the send
-    assert all(e["field"] == "roomId" for e in errors)
-    assert "roomId must be a UUID" in errors[0]["error"] and "'your-room-id'" in errors[0]["error"]
+    assert len(errors) == 2  # the join and the send: one each, naming every wrong field at once
+    joined, sent = errors
+    assert all(e["field"] == "roomId" and e["code"] == "INVALID_PAYLOAD" for e in errors)
+    assert joined["fields"] == ["roomId", "entityId"]
+    assert sent["fields"] == ["roomId", "senderId"]
+    assert "roomId must be a UUID" in joined["error"] and "'your-room-id'" in joined["error"]
+    assert "entityId must be a UUID" in joined["error"] and "'your-extension-entity-id'" in joined["error"]
+    assert "senderId must be a UUID" in sent["error"] and "'your-extension-entity-id'" in sent["error"]
 
 
 async def test_seed_eliza_socket_client_class_receives_its_message(server: ServerProcess) -> None:

@@ -28,7 +28,7 @@ const revive = (value) => {
 
 function connect(url, options) {
   socket = io(url, options || {});
-  socket.on('connect', () => out({ type: 'connect', sid: socket.id, transport: socket.io.engine.transport.name }));
+  socket.on('connect', () => out({ type: 'connect', sid: socket.id, transport: socket.io.engine.transport.name, recovered: socket.recovered === true }));
   socket.on('connect_error', (err) => out({ type: 'connect_error', message: String(err && err.message) }));
   socket.on('disconnect', (reason) => out({ type: 'disconnect', reason }));
   socket.io.engine.on('upgrade', (transport) => out({ type: 'upgrade', transport: transport.name }));

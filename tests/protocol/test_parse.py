@@ -50,3 +50,37 @@ def test_unknown_type_maps_to_its_own_code() -> None:
         validation.envelope({"type": 4, "payload": {}})
     assert mapped.value.code == "UNKNOWN_MESSAGE_TYPE" and "sent by the server" in mapped.value.message
     assert parse.parse_envelope({"type": "1", "payload": {}}) == (SocketMessageType.ROOM_JOINING, {})
+
+
+def test_every_wrong_field_is_named_at_once_not_one_per_try() -> None:
+    seed_style = {
+        "roomId": "your-room-id",
+        "senderId": "your-extension-entity-id",
+        "message": 42,
+        "attachments": "none",
+        "metadata": [],
+        "inReplyTo": "the-last-one",
+    }
+    with pytest.raises(parse.ProtocolError) as raw:
+        parse.parse_send(seed_style, socket_entity_id=None)
+    assert raw.value.fields == ["roomId", "senderId", "message", "attachments", "metadata", "inReplyTo"]
+    assert raw.value.field == "roomId"
+    message = raw.value.message
+    assert message.startswith("6 fields need fixing (roomId, senderId, message, attachments, metadata, inReplyTo)")
+    for said in ("'your-room-id'", "'your-extension-entity-id'", "the number 42", "'the-last-one'"):
+        assert said in message
+    with pytest.raises(InvalidPayload) as mapped:
+        validation.send(seed_style, socket_entity_id=None, limits=validation.Limits())
+    assert mapped.value.fields == raw.value.fields and mapped.value.code == "INVALID_PAYLOAD"
+
+
+def test_joins_and_typing_name_every_wrong_field_too() -> None:
+    with pytest.raises(parse.ProtocolError) as join:
+        parse.parse_join({"roomId": "your-room-id", "entityId": "me", "lastSeq": -1}, socket_entity_id=None)
+    assert join.value.fields == ["roomId", "entityId", "lastSeq"]
+    with pytest.raises(parse.ProtocolError) as typing:
+        parse.parse_typing({"roomId": "here", "userId": "me"}, socket_entity_id=None)
+    assert typing.value.fields == ["roomId", "userId"]
+    with pytest.raises(parse.ProtocolError) as one:
+        parse.parse_join({"roomId": "your-room-id"}, socket_entity_id=None)
+    assert one.value.fields == ["roomId"] and not one.value.message.startswith("1 fields")

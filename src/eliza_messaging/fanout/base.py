@@ -71,8 +71,40 @@ class NodeRecords(Protocol):
 
     async def read(self, node_id: str, kind: str) -> dict[str, JsonObject]: ...
 
+    async def take(self, node_id: str, kind: str, keys: list[str]) -> list[str]:
+        """Remove ``keys`` of a node's ``kind`` record; the ones that were still there (each taken once)."""
+        ...
+
     async def forget(self, node_id: str) -> None:
         """Remove a node's records (a dead one once cleaned up, or this one on a clean stop)."""
         ...
 
     async def close(self) -> None: ...
+
+
+class SessionStore(Protocol):
+    """Connection-state recovery's sessions: saved when a socket's transport drops, claimed once by a
+    reconnect within the window (on any node with Redis), with the room broadcasts it missed.
+
+    A session is ``{"sid", "pid", "rooms": {channel: entity}, "caller": {...}, "left": bool}`` (``left``:
+    its rooms were told ``userLeft``).
+    """
+
+    node: str
+
+    def new_pid(self, sid: str) -> str:
+        """A private session id for a new socket (only the client and this store know it)."""
+        ...
+
+    async def save(self, pid: str, session: JsonObject) -> None:
+        """Keep ``session`` for the recovery window."""
+        ...
+
+    async def claim(self, pid: str, offset: str) -> JsonObject | None:
+        """The session of ``pid``, removed so nobody claims it twice; None when it is unknown or expired,
+        or ``offset`` is no longer in the log (what came after it can no longer be told)."""
+        ...
+
+    async def missed(self, offset: str, rooms: set[str]) -> list[tuple[str, str]]:
+        """(offset, encoded event without the offset) of the broadcasts to ``rooms`` after ``offset``."""
+        ...

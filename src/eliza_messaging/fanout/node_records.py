@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 OUTBOX_LIMIT: Final = 10_000
 CONNECT_TIMEOUT_S: Final = 5.0
 CLAIM_S: Final = 60  # how long a claim on a dead node lasts: the cleaner dies too, another takes over
+TTL_S: Final = 6.0  # a node's live key lasts this long unless refreshed
+REFRESH_S: Final = 2.0  # and is refreshed this often
 
 
 class RedisNodeRecords:
-    def __init__(self, url: str, prefix: str, *, ttl_s: float = 6.0, refresh_s: float = 2.0) -> None:
+    def __init__(self, url: str, prefix: str, *, ttl_s: float = TTL_S, refresh_s: float = REFRESH_S) -> None:
         if not 0 < refresh_s < ttl_s:
             raise ValueError(f"refresh_s ({refresh_s}) must be above 0 and below ttl_s ({ttl_s}).")
         self._url = url
@@ -80,6 +82,17 @@ class RedisNodeRecords:
         assert self._redis is not None
         found = await self._redis.hgetall(self._key(node_id, kind))
         return {_text(k): orjson.loads(v) for k, v in found.items()}
+
+    async def take(self, node_id: str, kind: str, keys: list[str]) -> list[str]:
+        assert self._redis is not None
+        if not keys:
+            return []
+        name = self._key(node_id, kind)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hdel(name, key)
+            removed = await pipe.execute()
+        return [key for key, gone in zip(keys, removed, strict=True) if gone]
 
     async def forget(self, node_id: str) -> None:
         assert self._redis is not None

@@ -4,7 +4,9 @@ The manager decides the reach: python-socketio's in-process manager reaches this
 sockets; its Redis pub/sub manager (``REDIS_URL``, for several nodes, together with a shared
 store and queue) reaches every node's, rooms, single sockets and ``skip_sid`` alike, without
 changing this class. Each emit is logged at debug level with its room and size, since watching
-events is how users debug.
+events is how users debug. With connection-state recovery on, every room emit but the volatile
+events (typing) is logged with an offset (``broadcast.py``); emits to one socket are not, as in
+socket.io.
 """
 
 from __future__ import annotations
@@ -18,19 +20,43 @@ import orjson
 import socketio
 
 from .broadcast import BroadcastManager, BroadcastRedisManager
+from .recovery import DEFAULT_LOG_MAX, PacketLog
 
 log = logging.getLogger("eliza_messaging.events")
 
 SUBSCRIBE_TIMEOUT_S: Final = 5.0
 
 
-def create_client_manager(redis_url: str | None = None, *, prefix: str = "eliza") -> Any:
-    """The one place that decides the reach: this node only, or every node through Redis pub/sub."""
+def create_client_manager(
+    redis_url: str | None = None,
+    *,
+    prefix: str = "eliza",
+    recovery_window_s: float = 0.0,
+    recovery_log_max: int = DEFAULT_LOG_MAX,
+) -> Any:
+    """The one place that decides the reach: this node only, or every node through Redis pub/sub.
+
+    ``recovery_window_s`` above 0 keeps the packet log of connection-state recovery for that long
+    (at most ``recovery_log_max`` packets): in memory, or in the Redis stream ``log_stream(prefix)``.
+    """
     if not redis_url:
-        return BroadcastManager()
+        manager = BroadcastManager()
+        if recovery_window_s > 0:
+            manager.packet_log = PacketLog(recovery_window_s, recovery_log_max)
+        return manager
     from .redis_relay import pubsub_channel  # redis is only loaded when it is used
 
-    return BroadcastRedisManager(redis_url, channel=pubsub_channel(redis_url, prefix, "socketio"))
+    redis_manager = BroadcastRedisManager(redis_url, channel=pubsub_channel(redis_url, prefix, "socketio"))
+    if recovery_window_s > 0:
+        redis_manager.log_stream = log_stream(prefix)
+        redis_manager.log_window_ms = int(recovery_window_s * 1000)
+        redis_manager.log_max = recovery_log_max
+    return redis_manager
+
+
+def log_stream(prefix: str) -> str:
+    """The Redis stream of recent room broadcasts (connection-state recovery)."""
+    return f"{prefix}:socketio:log"
 
 
 async def start_client_manager(server: socketio.AsyncServer) -> None:
@@ -82,8 +108,10 @@ async def close_client_manager(server: socketio.AsyncServer) -> None:
 
 
 class SocketIOFanout:
-    def __init__(self, server: socketio.AsyncServer) -> None:
+    def __init__(self, server: socketio.AsyncServer, *, volatile: frozenset[str] = frozenset()) -> None:
+        """``volatile``: events never logged for recovery (a missed one is worth nothing later)."""
         self._server = server
+        self._volatile = volatile
 
     async def emit(
         self,
@@ -99,7 +127,8 @@ class SocketIOFanout:
                 "event out",
                 extra={"event": event, "room": room, "sid": to, "skip_sid": skip_sid, "bytes": len(orjson.dumps(data))},
             )
-        await self._server.emit(event, data, room=to or room, skip_sid=skip_sid)
+        logged = to is None and room is not None and event not in self._volatile
+        await self._server.manager.emit(event, data, "/", room=to or room, skip_sid=skip_sid, logged=logged)
 
     async def enter_room(self, sid: str, room: str) -> None:
         await self._server.enter_room(sid, room)

@@ -23,6 +23,7 @@ from ..protocol.types import Event, SocketMessageType
 from ..types import JsonObject
 from .callers import Authenticator, Refused
 from .logstream import LogStream
+from .recovery import RecoveringAsyncServer, recovered_caller, session_rooms
 
 log = logging.getLogger("eliza_messaging.events")
 
@@ -58,6 +59,7 @@ class SocketGateway:
         self.messaging = messaging
         self.authenticator = authenticator or Authenticator(api_key=api_key)
         self.logs = logs
+        self.recovery = server if isinstance(server, RecoveringAsyncServer) else None
         server.on("connect", self.on_connect)
         server.on("disconnect", self.on_disconnect)
         server.on(Event.MESSAGE, self.on_message)
@@ -78,7 +80,17 @@ class SocketGateway:
         try:
             caller = await self.authenticator.socket(auth, query, {k: v for k, v in headers.items() if v})
             log.debug("connect", extra={"sid": sid, "entity_id": caller.entity_id, "transport": query.get("transport")})
-            await self.messaging.connect(sid, caller)
+            recovery = self.recovery
+            session = recovery.recovering(sid) if recovery is not None else None
+            if recovery is not None and session is not None:  # connection-state recovery (recovery.py)
+                caller = recovered_caller(caller, session)
+                rooms, announce = session_rooms(session), session.get("left") is True
+                await self.messaging.recover(sid, caller, pid=str(session["pid"]), rooms=rooms, announce=announce)
+                return
+            pid = recovery.new_pid(sid) if recovery is not None else None
+            await self.messaging.connect(sid, caller, pid=pid)
+            if recovery is not None and pid is not None:
+                recovery.bind_pid(sid, pid)
         except Refused as exc:
             log.info("connection refused", extra={"sid": sid, "reason": exc.reason})
             raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None
@@ -90,7 +102,9 @@ class SocketGateway:
         log.debug("disconnect", extra={"sid": sid, "reason": reason})
         if self.logs is not None:
             self.logs.unsubscribe(sid)
-        await self.messaging.disconnect(sid)
+        state = await self.messaging.disconnect(sid)
+        if self.recovery is not None:
+            await self.recovery.save_session(sid, state, reason, stopping=self.messaging.gate.closing)
 
     # messages ---------------------------------------------------------------------------
 
@@ -227,6 +241,8 @@ class SocketGateway:
             body["clientMessageId"] = client_id
         if isinstance(exc, RateLimited):
             body["retryAfterMs"] = exc.retry_after_ms
+        if len(exc.fields) > 1:
+            body["fields"] = exc.fields
         await self._emit(Event.MESSAGE_ERROR, body, sid)
         return payloads.ack_error(body)
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 
 class MessagingError(Exception):
-    """Base class: ``message`` says what went wrong and how to fix it."""
+    """Base class: ``message`` says what went wrong and how to fix it; ``field`` names the (first) field at
+    fault, ``fields`` all of them when a payload has several wrong (told at once, not one per try)."""
 
     code = "MESSAGING_ERROR"
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, fields: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.fields = fields if fields is not None else ([field] if field else [])
 
 
 class InvalidPayload(MessagingError):
@@ -158,6 +160,13 @@ class UnsupportedMediaType(MessagingError):
     def __init__(self, message: str, *, allowed: list[str]) -> None:
         super().__init__(message, field="file")
         self.allowed = allowed
+
+
+class TooManyJobs(MessagingError):
+    """A job refused because its user has too many in progress, or the server holds its maximum."""
+
+    code = "TOO_MANY_JOBS"
+    status = 429
 
 
 class SemanticSearchOff(InvalidPayload):

@@ -44,6 +44,24 @@ ANONYMOUS = Caller()
 SERVER = Caller(trusted=True, basis="the server token")
 
 
+def caller_record(caller: Caller) -> dict[str, object]:
+    """A caller as JSON, kept with a socket's session for connection-state recovery."""
+    return {"entity": caller.entity_id, "trusted": caller.trusted, "verified": caller.verified, "basis": caller.basis}
+
+
+def caller_from_record(record: object) -> Caller:
+    """The caller ``caller_record`` kept (anonymous for anything else)."""
+    if not isinstance(record, dict):
+        return ANONYMOUS
+    entity = record.get("entity")
+    return Caller(
+        entity if isinstance(entity, str) else None,
+        trusted=record.get("trusted") is True,
+        verified=record.get("verified") is True,
+        basis=str(record.get("basis") or ""),
+    )
+
+
 def same_id(a: str, b: str) -> bool:
     return a.lower() == b.lower()
 

@@ -8,6 +8,11 @@ sockets, and withdraws each reply it had started (``messageStreamError`` saying 
 waiters on every node released), so no client is left with a disabled input. The stored trigger
 stays pending in the agents' queue and another node's agent may answer it later (once).
 Without Redis there is no other node and none of this runs.
+
+With connection-state recovery, a socket's record also holds its pid and caller (so it can be
+recovered on another node after a ``kill -9``). The reaper takes each socket's record away as it
+reads it: a socket whose client already recovered it elsewhere (which takes the record too) is
+not announced as gone; the others are, and their sessions are saved for the rest of the window.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 
-from ..fanout.base import Fanout, NodeRecords
+from ..fanout.base import Fanout, NodeRecords, SessionStore
 from ..protocol import payloads
 from ..protocol.types import Event
 from ..types import JsonObject
+from .identity import caller_record
 from .replies import ReplyEvent
 
 if TYPE_CHECKING:
@@ -45,9 +51,12 @@ class Nodes:
         sockets: Callable[[], Iterable[tuple[str, SocketState]]],
         *,
         reap_s: float = REAP_S,
+        sessions: SessionStore | None = None,
     ) -> None:
-        """``notify`` releases reply waiters (on every node); ``sockets`` lists this node's sockets."""
+        """``notify`` releases reply waiters (on every node); ``sockets`` lists this node's sockets;
+        ``sessions``: where a dead node's recoverable sockets are saved (connection-state recovery)."""
         self._records = records
+        self._sessions = sessions
         self._sockets = sockets
         self._replies: dict[str, JsonObject] = {}  # this node's replies in progress, as recorded
         self._fanout = fanout
@@ -71,10 +80,13 @@ class Nodes:
 
     def socket_changed(self, sid: str, state: SocketState | None) -> None:
         """A socket joined or left a room (its rooms now), or disconnected (None)."""
-        if state is None or not state.rooms:
+        if state is None or not (state.rooms or state.pid):
             self._records.record("presence", sid, None)
-        else:
+        elif state.pid is None:
             self._records.record("presence", sid, {"rooms": dict(state.rooms)})
+        else:
+            value = {"rooms": dict(state.rooms), "pid": state.pid, "caller": caller_record(state.caller)}
+            self._records.record("presence", sid, value)
 
     def reply_open(self, reply: Reply, *, streamed: bool = False) -> None:
         """A reply started (or showed its first piece: ``streamed``)."""
@@ -121,10 +133,22 @@ class Nodes:
                 await self._withdraw(reply_id, reply)
             except Exception:
                 log.warning("a dead node's reply was not withdrawn", exc_info=True, extra={"reply_id": reply_id})
-        for sockets_state in sockets.values():
+        taken = set(await self._records.take(node_id, "presence", list(sockets)))
+        for sid, sockets_state in sockets.items():
+            if sid not in taken:
+                continue  # recovered on another node meanwhile: it never left
             rooms = sockets_state.get("rooms")
-            for channel_id, entity_id in rooms.items() if isinstance(rooms, dict) else ():
+            rooms = rooms if isinstance(rooms, dict) else {}
+            for channel_id, entity_id in rooms.items():
                 await self._fanout.emit(Event.USER_LEFT, payloads.presence(entity_id, channel_id), room=channel_id)
+            pid = sockets_state.get("pid")
+            if self._sessions is not None and isinstance(pid, str):
+                caller = sockets_state.get("caller")
+                session = {"sid": sid, "pid": pid, "rooms": rooms, "caller": caller, "left": bool(rooms)}
+                try:
+                    await self._sessions.save(pid, session)
+                except Exception:
+                    log.warning("a dead node's socket session was not saved", exc_info=True)
         await self._records.forget(node_id)
 
     async def _withdraw(self, reply_id: str, reply: JsonObject) -> None:

@@ -14,6 +14,7 @@ SEED_BASIS = "the first entity this socket used"
 class SocketState:
     caller: Caller
     rooms: dict[str, str | None] = field(default_factory=dict)  # channel id -> entity id used there
+    pid: str | None = None  # its private session id (connection-state recovery), None without
 
     @property
     def entity_id(self) -> str | None:
@@ -28,9 +29,14 @@ class Presence:
         # told of each change of a socket's rooms (None: it disconnected), for other nodes (nodes.py)
         self.on_change: Callable[[str, SocketState | None], None] | None = None
 
-    def connect(self, sid: str, caller: Caller) -> SocketState:
-        state = SocketState(caller)
+    def connect(
+        self, sid: str, caller: Caller, *, pid: str | None = None, rooms: dict[str, str | None] | None = None
+    ) -> SocketState:
+        """A new socket (or a recovered one, with its ``rooms`` back); recorded at once when it has a pid."""
+        state = SocketState(caller, dict(rooms or {}), pid)
         self._sockets[sid] = state
+        if pid is not None and self.on_change is not None:
+            self.on_change(sid, state)
         return state
 
     def find(self, sid: str) -> SocketState | None:
@@ -53,6 +59,8 @@ class Presence:
             return None
         if state.caller.entity_id is None and not state.caller.trusted:
             state.caller = Caller(entity_id, verified=False, basis=SEED_BASIS)
+            if state.pid is not None and self.on_change is not None:
+                self.on_change(sid, state)
         return state.caller
 
     def join(self, sid: str, channel_id: str, entity_id: str | None) -> bool:
@@ -77,7 +85,7 @@ class Presence:
 
     def disconnect(self, sid: str) -> SocketState | None:
         state = self._sockets.pop(sid, None)
-        if state is not None and state.rooms and self.on_change is not None:
+        if state is not None and (state.rooms or state.pid) and self.on_change is not None:
             self.on_change(sid, None)
         return state
 

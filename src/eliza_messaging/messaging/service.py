@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..fanout.base import Fanout, NodeRecords, NodeRelay
+from ..fanout.base import Fanout, NodeRecords, NodeRelay, SessionStore
 from ..protocol import payloads
 from ..protocol.commands import JoinChannel, SendMessage, Typing
 from ..protocol.types import DEFAULT_SERVER_ID, Event
@@ -29,7 +29,7 @@ from .identity import Caller, Identity
 from .indexer import Indexer
 from .nodes import Nodes
 from .outbox import Outbox
-from .presence import Presence
+from .presence import Presence, SocketState
 from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
 from .replay import LiveHold, Replay
 from .replies import ReplyWatchers, Watch
@@ -64,13 +64,15 @@ class MessagingService:
         replay_max: int = DEFAULT_REPLAY_MAX,
         node_records: NodeRecords | None = None,
         indexer: Indexer | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
         ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
-        for another to clean up if it dies (``nodes.py``; several nodes). ``indexer``: keeps the messages'
-        embeddings for semantic search (``indexer.py``; None: keyword search only)."""
+        for another to clean up if it dies (``nodes.py``; several nodes). ``sessions``: connection-state
+        recovery's, where the reaper saves a dead node's sockets. ``indexer``: keeps the messages' embeddings
+        for semantic search (``indexer.py``; None: keyword search only)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -92,7 +94,7 @@ class MessagingService:
         self.indexer = indexer
         self.search = Search(store, self.access, self.channels, indexer)
         self.nodes = (
-            Nodes(node_records, fanout, self.replies.notify, self.presence.sockets)
+            Nodes(node_records, fanout, self.replies.notify, self.presence.sockets, sessions=sessions)
             if node_records is not None
             else None
         )
@@ -134,24 +136,50 @@ class MessagingService:
 
     # connections ------------------------------------------------------------------------
 
-    async def connect(self, sid: str, caller: Caller) -> None:
-        """Raises IdentityMismatch when the caller claims an agent's id without the server token."""
+    async def connect(self, sid: str, caller: Caller, *, pid: str | None = None) -> None:
+        """Raises IdentityMismatch when the caller claims an agent's id without the server token.
+        ``pid``: the socket's private session id (connection-state recovery), kept with its state."""
         await self.identity.check_connect(caller)
-        self.presence.connect(sid, caller)
+        self.presence.connect(sid, caller, pid=pid)
         metrics.CONNECTIONS.inc()
+        await self._greet(sid, caller)
+
+    async def recover(
+        self, sid: str, caller: Caller, *, pid: str, rooms: dict[str, str | None], announce: bool
+    ) -> None:
+        """A socket back within the recovery window: its identity and rooms as they were, no join.
+
+        Its rooms hear ``userJoined`` only when they were told ``userLeft`` (``announce``): a socket
+        recovered before anyone noticed it gone (its node killed, not yet reaped) is never announced.
+        """
+        await self.identity.check_connect(caller)
+        self.presence.connect(sid, caller, pid=pid, rooms=rooms)
+        metrics.CONNECTIONS.inc()
+        for channel_id in rooms:
+            await self.fanout.enter_room(sid, channel_id)
+        await self._greet(sid, caller)
+        if announce:
+            for channel_id, entity_id in rooms.items():
+                await self.fanout.emit(
+                    Event.USER_JOINED, payloads.presence(entity_id, channel_id), room=channel_id, skip_sid=sid
+                )
+
+    async def _greet(self, sid: str, caller: Caller) -> None:
         if entity_id := caller.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 
-    async def disconnect(self, sid: str) -> None:
+    async def disconnect(self, sid: str) -> SocketState | None:
+        """Its rooms hear ``userLeft``; its state as it was (None: it was not connected)."""
         state = self.presence.disconnect(sid)
         if state is None:
-            return
+            return None
         metrics.CONNECTIONS.dec()
         for channel_id, entity_id in state.rooms.items():
             await self.fanout.emit(
                 Event.USER_LEFT, payloads.presence(entity_id, channel_id), room=channel_id, skip_sid=sid
             )
+        return state
 
     # joining ----------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def protocol_errors() -> Iterator[None]:
     except parse.UnknownType as exc:
         raise UnknownMessageType(exc.message, field=exc.field) from None
     except parse.ProtocolError as exc:
-        raise InvalidPayload(exc.message, field=exc.field) from None
+        raise InvalidPayload(exc.message, field=exc.field, fields=exc.fields) from None
 
 
 def envelope(data: object) -> tuple[SocketMessageType, JsonObject]:

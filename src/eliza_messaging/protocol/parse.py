@@ -9,7 +9,8 @@ both dialects' spellings fold together (``roomId`` ⇔ ``channelId``, ``serverId
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..types import JsonObject
 from .commands import CHANNEL_ID_FIELDS, SERVER_ID_FIELDS, JoinChannel, SendMessage, Typing
@@ -21,12 +22,17 @@ MAX_CLIENT_ID_CHARS = 128
 
 
 class ProtocolError(Exception):
-    """A payload that does not follow the wire contract; ``message`` names the field and the fix."""
+    """A payload that does not follow the wire contract; ``message`` names the field and the fix.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    ``fields``: every field that is wrong when there are several (``field`` is the first), so a
+    client fixes them all at once instead of one per try.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, fields: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.fields = fields or ([field] if field else [])
 
 
 class UnknownType(ProtocolError):
@@ -34,6 +40,34 @@ class UnknownType(ProtocolError):
 
 
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest offset a JavaScript client can hold exactly
+T = TypeVar("T")
+
+
+class _Problems:
+    """Reads each field of a payload, keeping every complaint, and raises them together at the end."""
+
+    def __init__(self) -> None:
+        self.found: list[ProtocolError] = []
+
+    def read(self, reader: Callable[[], T], fallback: T) -> T:
+        """What ``reader`` returns, or ``fallback`` (never used: ``check`` raises) after noting its complaint."""
+        try:
+            return reader()
+        except ProtocolError as exc:
+            self.found.append(exc)
+            return fallback
+
+    def check(self) -> None:
+        if not self.found:
+            return
+        if len(self.found) == 1:
+            raise self.found[0]
+        fields = [p.field or "payload" for p in self.found]
+        raise ProtocolError(
+            f"{len(self.found)} fields need fixing ({', '.join(fields)}): " + " ".join(p.message for p in self.found),
+            field=fields[0],
+            fields=fields,
+        )
 
 
 def is_uuid(value: object) -> bool:
@@ -173,21 +207,34 @@ def parse_envelope(data: object) -> tuple[SocketMessageType, JsonObject]:
 
 def parse_join(payload: object, *, socket_entity_id: str | None) -> JoinChannel:
     body = _require_object(payload, "ROOM_JOINING")
-    channel_id = _channel_id(body)
-    entity_id = _optional_uuid(body, "entityId", "Use the same entity id you send as senderId.")
-    metadata = _metadata(body)
-    return JoinChannel(
-        channel_id=channel_id,
-        server_id=_server_id(body),
-        entity_id=entity_id or socket_entity_id,
-        agent_id=_optional_uuid(body, "agentId", "Use the id of an agent on this server."),
-        username=_optional_str(body, "username"),
-        display_name=_optional_str(body, "displayName"),
-        metadata=metadata,
-        last_seq=_last_seq(body),
-        last_message_id=_optional_uuid(
+    problems = _Problems()
+    channel_id = problems.read(lambda: _channel_id(body), "")
+    entity_id = problems.read(
+        lambda: _optional_uuid(body, "entityId", "Use the same entity id you send as senderId."), None
+    )
+    server_id = problems.read(lambda: _server_id(body), DEFAULT_SERVER_ID)
+    agent_id = problems.read(lambda: _optional_uuid(body, "agentId", "Use the id of an agent on this server."), None)
+    username = problems.read(lambda: _optional_str(body, "username"), None)
+    display_name = problems.read(lambda: _optional_str(body, "displayName"), None)
+    metadata: JsonObject = problems.read(lambda: _metadata(body), {})
+    last_seq = problems.read(lambda: _last_seq(body), None)
+    last_message_id = problems.read(
+        lambda: _optional_uuid(
             body, "lastMessageId", "Send the id of the last message you received (its 'id'), or lastSeq instead."
         ),
+        None,
+    )
+    problems.check()
+    return JoinChannel(
+        channel_id=channel_id,
+        server_id=server_id,
+        entity_id=entity_id or socket_entity_id,
+        agent_id=agent_id,
+        username=username,
+        display_name=display_name,
+        metadata=metadata,
+        last_seq=last_seq,
+        last_message_id=last_message_id,
     )
 
 
@@ -223,9 +270,7 @@ def _client_message_id(body: JsonObject) -> str | None:
     return value
 
 
-def parse_send(payload: object, *, socket_entity_id: str | None) -> SendMessage:
-    body = _require_object(payload, "SEND_MESSAGE")
-    channel_id = _channel_id(body)
+def _sender_id(body: JsonObject, socket_entity_id: str | None) -> str:
     raw_sender = body.get("senderId") or socket_entity_id
     if raw_sender is None:
         raise ProtocolError(
@@ -233,44 +278,83 @@ def parse_send(payload: object, *, socket_entity_id: str | None) -> SendMessage:
             " (or connect with auth: {entityId}).",
             field="senderId",
         )
-    sender_id = uuid_field(raw_sender, "senderId", "Use one stable UUID per user or client.")
-    text_field = "message" if "message" in body else "text"
+    return uuid_field(raw_sender, "senderId", "Use one stable UUID per user or client.")
+
+
+def _text(body: JsonObject, text_field: str) -> str:
     text = body.get(text_field)
     if text is None:
         raise ProtocolError("message is missing: put the text to send in payload.message (a string).", field="message")
     if not isinstance(text, str):
         raise ProtocolError(f"{text_field} must be a string, but got {describe(text)}.", field=text_field)
+    return text
+
+
+def _attachments(body: JsonObject) -> list[Any]:
     attachments = body.get("attachments") or []
     if not isinstance(attachments, list):
         raise ProtocolError(
             f"attachments must be an array (for example []), but got {describe(attachments)}.",
             field="attachments",
         )
+    return attachments
+
+
+def parse_send(payload: object, *, socket_entity_id: str | None) -> SendMessage:
+    body = _require_object(payload, "SEND_MESSAGE")
+    problems = _Problems()
+    channel_id = problems.read(lambda: _channel_id(body), "")
+    sender_id = problems.read(lambda: _sender_id(body, socket_entity_id), "")
+    text_field = "message" if "message" in body else "text"
+    text = problems.read(lambda: _text(body, text_field), "")
+    attachments: list[Any] = problems.read(lambda: _attachments(body), [])
+    server_id = problems.read(lambda: _server_id(body), DEFAULT_SERVER_ID)
+    sender_name = problems.read(lambda: _optional_str(body, "senderName"), None)
+    client_message_id = problems.read(lambda: _client_message_id(body), None)
+    source = problems.read(lambda: _optional_str(body, "source"), None)
+    metadata: JsonObject = problems.read(lambda: _metadata(body), {})
+    target_user_id = problems.read(
+        lambda: _optional_uuid(body, "targetUserId", "Use the id of the user or agent addressed."), None
+    )
+    in_reply_to = problems.read(
+        lambda: _optional_uuid(body, "inReplyTo", "Use the id of the message being answered."), None
+    )
+    problems.check()
     return SendMessage(
         channel_id=channel_id,
-        server_id=_server_id(body),
+        server_id=server_id,
         sender_id=sender_id,
-        sender_name=_optional_str(body, "senderName") or "User",
+        sender_name=sender_name or "User",
         text=text,
         text_field=text_field,
-        client_message_id=_client_message_id(body),
-        source=_optional_str(body, "source") or "socketio",
+        client_message_id=client_message_id,
+        source=source or "socketio",
         attachments=attachments,
-        metadata=_metadata(body),
-        target_user_id=_optional_uuid(body, "targetUserId", "Use the id of the user or agent addressed."),
-        in_reply_to=_optional_uuid(body, "inReplyTo", "Use the id of the message being answered."),
+        metadata=metadata,
+        target_user_id=target_user_id,
+        in_reply_to=in_reply_to,
     )
 
 
-def parse_typing(payload: object, *, socket_entity_id: str | None) -> Typing:
-    body = _require_object(payload, "typing")
+def _typing_room(body: JsonObject) -> str:
     found = first_present(body, CHANNEL_ID_FIELDS)
     if found is None:
         raise ProtocolError("typing needs roomId (or channelId): the room you are typing in.", field="roomId")
     name, value = found
-    channel_id = uuid_field(value, name, "Use the id of the room you joined.")
+    return uuid_field(value, name, "Use the id of the room you joined.")
+
+
+def _typing_user(body: JsonObject, socket_entity_id: str | None) -> str:
     raw_user = body.get("userId") or body.get("entityId") or socket_entity_id
     if raw_user is None:
         raise ProtocolError("typing needs userId: the id of the user who is typing.", field="userId")
-    user_id = uuid_field(raw_user, "userId", "Use the same id you send as senderId.")
+    return uuid_field(raw_user, "userId", "Use the same id you send as senderId.")
+
+
+def parse_typing(payload: object, *, socket_entity_id: str | None) -> Typing:
+    body = _require_object(payload, "typing")
+    problems = _Problems()
+    channel_id = problems.read(lambda: _typing_room(body), "")
+    user_id = problems.read(lambda: _typing_user(body, socket_entity_id), "")
+    problems.check()
     return Typing(channel_id=channel_id, user_id=user_id, is_typing=bool(body.get("isTyping", True)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from .search import KeywordQuery, SearchHit, SearchScope
 
 
@@ -198,4 +198,34 @@ class Store(Protocol):
     async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
         """Store (id, the text it was made from, vector) of each, unless the message is gone or its text
         changed meanwhile; returns how many were stored."""
+        ...
+
+    # jobs (the Jobs API)
+    async def save_job(self, job: Job) -> None:
+        """Insert or replace the job."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        """Newest first, optionally only those of one status or one user."""
+        ...
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        """Jobs still pending or processing, oldest first (to resume after a restart)."""
+        ...
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        """How many jobs are stored in each status (of one user when given); statuses with none are left out."""
+        ...
+
+    async def completed_job_average_ms(self) -> float:
+        """The mean time from creation to answer of the completed jobs stored (0 when none)."""
+        ...
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        """Remove jobs that finished (completed, failed, timed out) before ``before``; how many."""
+        ...
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        """Remove the ``count`` oldest finished jobs (to make room); how many."""
         ...

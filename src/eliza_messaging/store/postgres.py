@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import orjson
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import postgres_search, rows
 from .base import StoreError
 from .pg_batch import AppendBatcher
@@ -637,6 +637,91 @@ class PostgresStore:
         status = await self._write(lambda c: c.execute("DELETE FROM sessions WHERE expires_at < $1", before))
         return _count(status)
 
+    # jobs ---------------------------------------------------------------------------------
+
+    async def save_job(self, job: Job) -> None:
+        await self._write(
+            lambda c: c.execute(
+                _SAVE_JOB,
+                job.id,
+                job.agent_id,
+                job.user_id,
+                job.channel_id,
+                job.content,
+                job.status,
+                job.created_at,
+                job.expires_at,
+                job.user_message_id,
+                job.result,
+                job.error,
+                job.finished_at,
+                job.metadata,
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._read(lambda c: c.fetchrow(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = $1", job_id))
+        return _job(row) if row else None
+
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        found = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR status = $1)"
+                " AND ($2::text IS NULL OR user_id = $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+                status,
+                user_id,
+                _limit(limit),
+            )
+        )
+        return [_job(r) for r in found]
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        found = await self._read(
+            lambda c: c.fetch(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ANY($1::text[]) ORDER BY created_at, id",
+                list(rows.UNFINISHED_JOB_STATUSES),
+            )
+        )
+        return [_job(r) for r in found]
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        found = await self._read(
+            lambda c: c.fetch(
+                "SELECT status, count(*) FROM jobs WHERE ($1::text IS NULL OR user_id = $1) GROUP BY status", user_id
+            )
+        )
+        return {r[0]: int(r[1]) for r in found}
+
+    async def completed_job_average_ms(self) -> float:
+        value = await self._read(
+            lambda c: c.fetchval(
+                "SELECT avg(finished_at - created_at) FROM jobs WHERE status = 'completed' AND finished_at IS NOT NULL"
+            )
+        )
+        return float(value or 0.0)
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1"
+                " AND NOT (status = ANY($2::text[]))",
+                before,
+                list(rows.UNFINISHED_JOB_STATUSES),
+            )
+        )
+        return _count(status)
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        status = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE NOT (status = ANY($1::text[]))"
+                " ORDER BY created_at, id LIMIT $2)",
+                list(rows.UNFINISHED_JOB_STATUSES),
+                count,
+            )
+        )
+        return _count(status)
+
 
 # connections ----------------------------------------------------------------------------
 
@@ -921,6 +1006,13 @@ _SAVE_SESSION = (
     + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _SESSION_COLUMNS.split(",")[1:])
 )
 
+_JOB_COLUMNS = rows.JOB_COLUMNS
+_SAVE_JOB = (
+    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _JOB_COLUMNS.split(",")[1:])
+)
+
 
 def _as_is(value: Any) -> Any:
     """JSONB columns arrive decoded (the connection's codec)."""
@@ -941,3 +1033,7 @@ def _message(row: Any, offset: int = 0) -> Message:
 
 def _session(row: Any) -> ChatSession:
     return rows.session_from_row(row, _as_is)
+
+
+def _job(row: Any) -> Job:
+    return rows.job_from_row(row, _as_is)

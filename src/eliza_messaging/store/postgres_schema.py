@@ -137,7 +137,31 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         6,
-        # Search (see sqlite_schema 6): a tsvector generated from the text, so every insert, edit and
+        # The Jobs API (see sqlite_schema 6).
+        """
+        CREATE TABLE jobs (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            channel_id TEXT COLLATE "C" NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            user_message_id TEXT COLLATE "C",
+            result JSONB,
+            error TEXT,
+            finished_at BIGINT,
+            metadata JSONB NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX jobs_created ON jobs(created_at);
+        CREATE INDEX jobs_user_status ON jobs(user_id, status);
+        CREATE INDEX jobs_status ON jobs(status);
+        """,
+    ),
+    (
+        7,
+        # Search (see sqlite_schema 7): a tsvector generated from the text, so every insert, edit and
         # delete keeps it in step inside its own statement, and existing rows get theirs as the column
         # is added; the GIN index answers word, phrase and prefix queries. The 'simple' configuration
         # folds case in every script and drops no stop words (messages are in any language). The

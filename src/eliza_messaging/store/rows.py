@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..records import Channel, ChatSession, Message, MessageServer
+from ..records import Channel, ChatSession, Job, Message, MessageServer
 
 DecodeJson = Callable[[Any], Any]
 
@@ -23,6 +23,12 @@ SESSION_COLUMNS = (
     "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
     " warning_threshold_minutes, created_at, last_activity, expires_at, renewal_count"
 )
+
+JOB_COLUMNS = (
+    "id, agent_id, user_id, channel_id, content, status, created_at, expires_at, user_message_id, result, error,"
+    " finished_at, metadata"
+)
+UNFINISHED_JOB_STATUSES = ("pending", "processing")
 
 
 def server_from_row(row: Sequence[Any], decode: DecodeJson) -> MessageServer:
@@ -87,4 +93,22 @@ def session_from_row(row: Sequence[Any], decode: DecodeJson) -> ChatSession:
         last_activity=row[10],
         expires_at=row[11],
         renewal_count=row[12],
+    )
+
+
+def job_from_row(row: Sequence[Any], decode: DecodeJson) -> Job:
+    return Job(
+        id=row[0],
+        agent_id=row[1],
+        user_id=row[2],
+        channel_id=row[3],
+        content=row[4],
+        status=row[5],
+        created_at=row[6],
+        expires_at=row[7],
+        user_message_id=row[8],
+        result=decode(row[9]) if row[9] is not None else None,
+        error=row[10],
+        finished_at=row[11],
+        metadata=decode(row[12]),
     )

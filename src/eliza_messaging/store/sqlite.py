@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..records import Channel, ChatSession, Message, MessageServer, StoredMessage
+from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import rows, sqlite_search
 from .base import StoreError
 from .search import KeywordQuery, SearchHit, SearchScope
@@ -707,6 +707,100 @@ class SQLiteStore:
         )
         return count
 
+    # jobs ---------------------------------------------------------------------------------
+
+    async def save_job(self, job: Job) -> None:
+        await self._write(
+            lambda c: c.execute(
+                f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job.id,
+                    job.agent_id,
+                    job.user_id,
+                    job.channel_id,
+                    job.content,
+                    job.status,
+                    job.created_at,
+                    job.expires_at,
+                    job.user_message_id,
+                    _dumps(job.result) if job.result is not None else None,
+                    job.error,
+                    job.finished_at,
+                    _dumps(job.metadata),
+                ),
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._read(
+            lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+        return _job(row) if row else None
+
+    async def list_jobs(self, *, limit: int, status: str | None = None, user_id: str | None = None) -> list[Job]:
+        where, args = _job_filter(status, user_id)
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        found = await self._read(lambda c: c.execute(sql, (*args, limit)).fetchall())
+        return [_job(r) for r in found]
+
+    async def list_unfinished_jobs(self) -> list[Job]:
+        found = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN (?, ?) ORDER BY created_at, id",
+                rows.UNFINISHED_JOB_STATUSES,
+            ).fetchall()
+        )
+        return [_job(r) for r in found]
+
+    async def job_counts(self, *, user_id: str | None = None) -> dict[str, int]:
+        where, args = _job_filter(None, user_id)
+        found = await self._read(
+            lambda c: c.execute(f"SELECT status, COUNT(*) FROM jobs{where} GROUP BY status", args).fetchall()
+        )
+        return {status: int(n) for status, n in found}
+
+    async def completed_job_average_ms(self) -> float:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT AVG(finished_at - created_at) FROM jobs WHERE status = 'completed' AND finished_at IS NOT NULL"
+            ).fetchone()
+        )
+        return float(row[0] or 0.0)
+
+    async def delete_jobs_finished_before(self, before: int) -> int:
+        count: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND status NOT IN (?, ?)",
+                    (before, *rows.UNFINISHED_JOB_STATUSES),
+                ).rowcount
+            )
+        )
+        return count
+
+    async def delete_oldest_finished_jobs(self, count: int) -> int:
+        deleted: int = await self._write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status NOT IN (?, ?)"
+                    " ORDER BY created_at, id LIMIT ?)",
+                    (*rows.UNFINISHED_JOB_STATUSES, count),
+                ).rowcount
+            )
+        )
+        return deleted
+
+
+def _job_filter(status: str | None, user_id: str | None) -> tuple[str, tuple[Any, ...]]:
+    clauses, args = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        args.append(user_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
 
 _MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
 _NEXT_SEQ = (
@@ -714,6 +808,7 @@ _NEXT_SEQ = (
     " ON CONFLICT (channel_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq"
 )
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
+_JOB_COLUMNS = rows.JOB_COLUMNS
 # The channels an entity takes part in: a participant of, or written in (two parameters: the entity).
 _MEMBER_CHANNELS = (
     "SELECT channel_id FROM channel_participants WHERE entity_id = ?"
@@ -751,3 +846,7 @@ def _message(row: Sequence[Any]) -> Message:
 
 def _session(row: Sequence[Any]) -> ChatSession:
     return rows.session_from_row(row, _loads)
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return rows.job_from_row(row, _loads)

@@ -134,6 +134,31 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         6,
+        # The Jobs API: one-off prompts to an agent, kept so they survive a restart (ElizaOS keeps them
+        # in memory). ``result`` is NULL until the agent answered.
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            user_message_id TEXT,
+            result TEXT,
+            error TEXT,
+            finished_at INTEGER,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX jobs_created ON jobs(created_at);
+        CREATE INDEX jobs_user_status ON jobs(user_id, status);
+        CREATE INDEX jobs_status ON jobs(status);
+        """,
+    ),
+    (
+        7,
         # Search (issue 13). ``messages_fts`` is an FTS5 index
         # over the messages' text (external content: the text itself stays in ``central_messages``);
         # ``unicode61 remove_diacritics 2`` folds case and accents of every script ("café" matches

@@ -223,3 +223,12 @@ async def test_sse_transport_ends_with_error_or_silence(app: App, fake_agent: Fa
     fake_agent.behaviour = "silent"
     silent = parse_sse((await post(app, channel, author_id=new_id(), content="b", transport="sse")).text)
     assert [n for n, _ in silent] == ["user_message", "done"] and silent[-1][1]["ignored"] is True
+
+
+async def test_a_post_with_several_wrong_fields_names_them_all_as_rest_spells_them(app: App) -> None:
+    response = await post(app, new_id(), author_id="your-user-id", content="hi", in_reply_to_message_id="last")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"  # the body's schema: every field it finds wrong, in one answer
+    assert error["fields"] == ["author_id", "in_reply_to_message_id"] and error["field"] == "author_id"
+    assert "author_id:" in error["message"] and "in_reply_to_message_id:" in error["message"]

@@ -180,10 +180,12 @@ async def test_history_pages_with_cursors(app: App, fake_agent: FakeAgent, clock
     assert [m["content"] for m in newer["messages"]] == ["m4", "m3"] and newer["hasMore"] is False
     everything = (await app.client.get(url, params={"limit": 1000})).json()
     assert len(everything["messages"]) == 5 and everything["hasMore"] is False
+    assert everything["limit"] == 100 and page["limit"] == 2  # above the maximum: the maximum, said so
     empty = (await app.client.get(url, params={"after": 2**52})).json()
     assert empty == {
         "messages": [],
         "hasMore": False,
+        "limit": 50,
         "cursors": {"before": None, "after": None, "beforeSeq": None, "afterSeq": None},
     }
     for bad in ({"limit": "1e20"}, {"limit": 0}, {"before": "yesterday"}, {"after": 2**60}):

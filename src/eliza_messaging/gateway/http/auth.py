@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..callers import Authenticator, Refused
 
-OPEN_PATHS = frozenset({("GET", "/api/server/ping"), ("GET", "/api/messaging/sessions/health")})
+OPEN_PATHS = frozenset(
+    {("GET", "/api/server/ping"), ("GET", "/api/messaging/sessions/health"), ("GET", "/api/messaging/jobs/health")}
+)
 API_KEY_REFUSAL = "Missing or invalid X-API-KEY header"
 
 

@@ -212,3 +212,22 @@ class SessionMessageBody(Body):
         default=None, description="websocket (default): answer at once; http: wait for the reply; sse: stream it"
     )
     mode: LegacyMode | None = Field(default=None, description="Older name of transport (sync = http, stream = sse)")
+
+
+# jobs -------------------------------------------------------------------------------------
+
+
+class CreateJobBody(Body):
+    """ElizaOS's CreateJobRequest; the bounds are checked by ``messaging.jobs`` (ElizaOS's sentences)."""
+
+    agentId: str | None = Field(
+        default=None, json_schema_extra={"format": "uuid"}, description="The agent (default: the first one)"
+    )
+    userId: str = Field(json_schema_extra={"format": "uuid"}, description="Who asks (a client may only be itself)")
+    content: str = Field(
+        json_schema_extra={"minLength": 1, "maxLength": 50_000, "pattern": NO_NUL}, description="The prompt"
+    )
+    timeoutMs: float | None = Field(
+        default=None, json_schema_extra={"minimum": 1000, "maximum": 300_000}, description="1000-300000 (30000)"
+    )
+    metadata: JsonObject | None = Field(default=None, description="Kept with the job (at most 10 KiB as JSON)")

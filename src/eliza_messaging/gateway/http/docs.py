@@ -37,10 +37,15 @@ AUTH: Responses = {
 
 
 def responses(
-    status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success", session: bool = False
+    status: int,
+    model: type[BaseModel] | None,
+    *errors: int,
+    description: str = "Success",
+    session: bool = False,
+    error_model: type[BaseModel] | None = None,
 ) -> Responses:
     """The success ``status`` (with ``model``, or no body), 400, 401, 503 and ``errors``."""
-    error_model = SessionErrorBody if session else ErrorEnvelope
+    error_model = error_model or (SessionErrorBody if session else ErrorEnvelope)
     documented: Responses = {status: {"description": description}}
     if model is not None:
         documented[status]["model"] = model

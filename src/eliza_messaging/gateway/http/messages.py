@@ -99,11 +99,13 @@ def rest_field_names(kind: type[MessagingError] = MessagingError) -> Iterator[No
     try:
         yield
     except kind as exc:
-        if exc.field in _REST_NAMES:
-            rest_name = _REST_NAMES[exc.field]
-            count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
-            exc.message = exc.message.replace(exc.field, rest_name, count)
-            exc.field = rest_name
+        count = -1 if isinstance(exc, IdentityMismatch) else 1  # it names the field in its fix too
+        for name in dict.fromkeys([*exc.fields, *([exc.field] if exc.field else [])]):
+            if name in _REST_NAMES:
+                exc.message = exc.message.replace(name, _REST_NAMES[name], -1 if len(exc.fields) > 1 else count)
+        exc.fields = [_REST_NAMES.get(name, name) for name in exc.fields]
+        if exc.field is not None:
+            exc.field = _REST_NAMES.get(exc.field, exc.field)
         raise
 
 

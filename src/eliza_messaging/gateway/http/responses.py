@@ -20,6 +20,7 @@ from ...messaging.clock import iso, now_ms
 from ...messaging.errors import MessagingError, RateLimited, UnsupportedMediaType
 
 SESSIONS_PREFIX = "/api/messaging/sessions"
+JOBS_PREFIX = "/api/messaging/jobs"
 
 
 class JsonResponse(JSONResponse):
@@ -43,9 +44,20 @@ def session_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message, "timestamp": iso(now_ms())}}, status_code=status)
 
 
-def _in_sessions(request: Request) -> bool:
+def job_error(status: int, code: str, message: str, **details: Any) -> JsonResponse:
+    """ElizaOS's jobs error, ``{success: false, error: <sentence>}``, with our code and details beside it."""
+    body: dict[str, Any] = {"success": False, "error": message, "code": code}
+    body.update({k: v for k, v in details.items() if v is not None})
+    return JsonResponse(body, status_code=status)
+
+
+def _under(request: Request, prefix: str) -> bool:
     path = request.url.path
-    return path == SESSIONS_PREFIX or path.startswith(SESSIONS_PREFIX + "/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _in_sessions(request: Request) -> bool:
+    return _under(request, SESSIONS_PREFIX)
 
 
 def _answer(
@@ -54,11 +66,17 @@ def _answer(
     metrics.ERRORS.labels(code).inc()
     if _in_sessions(request):
         return session_error(status, code, message)
+    if _under(request, JOBS_PREFIX):
+        return job_error(status, code, message, field=field, **details)
     return error(status, code, message, field=field, **details)
 
 
+def _where(e: Any) -> str:
+    return ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+
+
 def _problem(e: Any) -> str:
-    where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+    where = _where(e)
     if e.get("type") == "json_invalid":
         return f"The request body is not valid JSON ({e.get('ctx', {}).get('error', 'cannot be parsed')})."
     if where == "body" and e.get("type") in ("model_attributes_type", "dict_type"):
@@ -76,12 +94,21 @@ def install_error_handlers(app: FastAPI) -> None:
             answer = _answer(request, exc.status, exc.code, exc.message, retryAfterMs=exc.retry_after_ms)
             answer.headers["Retry-After"] = str(-(-exc.retry_after_ms // 1000))
             return answer
-        return _answer(request, exc.status, exc.code, exc.message, exc.field)
+        several = exc.fields if len(exc.fields) > 1 else None
+        return _answer(request, exc.status, exc.code, exc.message, exc.field, fields=several)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JsonResponse:
         problems = [_problem(e) for e in exc.errors()]
-        return _answer(request, 400, "VALIDATION_ERROR", "; ".join(problems) or "The request is not valid.")
+        fields = list(dict.fromkeys(_where(e) for e in exc.errors()))
+        return _answer(
+            request,
+            400,
+            "VALIDATION_ERROR",
+            "; ".join(problems) or "The request is not valid.",
+            fields[0] if len(fields) > 1 else None,
+            fields=fields if len(fields) > 1 else None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JsonResponse:

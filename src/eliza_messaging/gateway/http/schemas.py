@@ -23,7 +23,10 @@ class Ok(BaseModel, Generic[T]):
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable code, e.g. INVALID_PAYLOAD, VALIDATION_ERROR, NOT_FOUND")
     message: str = Field(description="What is wrong and how to fix it")
-    field: str | None = None
+    field: str | None = Field(None, description="The field at fault (the first, when several are)")
+    fields: list[str] | None = Field(None, description="Every field at fault, when more than one is")
+    allowed: list[str] | None = Field(None, description="Uploads: the types that may be uploaded (415)")
+    retryAfterMs: int | None = Field(None, description="Over the rate (429): when to try again")
 
 
 class ErrorEnvelope(BaseModel):
@@ -298,6 +301,7 @@ class Cursors(BaseModel):
 class SessionMessages(BaseModel):
     messages: list[SimplifiedMessage]
     hasMore: bool
+    limit: int = Field(description="The page size used: the one asked for, at most 100")
     cursors: Cursors
 
 
@@ -386,3 +390,73 @@ class UploadedMedia(BaseModel):
     filename: str = Field(description="The stored file's name (random)")
     originalName: str = Field(description="The name the client gave the file (shown only)")
     size: int = Field(description="Bytes")
+
+
+# jobs -------------------------------------------------------------------------------------
+
+JobStatus = Literal["pending", "processing", "completed", "failed", "timeout"]
+
+
+class JobCreated(BaseModel):
+    jobId: str
+    status: JobStatus
+    createdAt: int = Field(description="Epoch milliseconds")
+    expiresAt: int = Field(description="Epoch milliseconds: when it times out without an answer")
+
+
+class JobResultMessage(BaseModel):
+    id: str
+    content: str
+    authorId: str
+    createdAt: int
+    metadata: JsonObject
+
+
+class JobResult(BaseModel):
+    message: JobResultMessage
+    processingTimeMs: int
+
+
+class JobDetails(BaseModel):
+    jobId: str
+    status: JobStatus
+    agentId: str
+    userId: str
+    prompt: str
+    createdAt: int
+    expiresAt: int
+    result: JobResult | None = None
+    error: str | None = None
+    metadata: JsonObject
+
+
+class JobList(BaseModel):
+    jobs: list[JobDetails]
+    total: int = Field(description="Jobs stored that you may see")
+    filtered: int = Field(description="Jobs in this answer")
+
+
+class JobMetrics(BaseModel):
+    averageProcessingTimeMs: int
+    successRate: float
+    failureRate: float
+    timeoutRate: float
+
+
+class JobsHealth(BaseModel):
+    healthy: bool
+    timestamp: int
+    totalJobs: int
+    statusCounts: dict[str, int]
+    metrics: JobMetrics
+    maxJobs: int
+
+
+class JobErrorBody(BaseModel):
+    """ElizaOS's jobs error: the sentence in ``error``, our code beside it."""
+
+    success: Literal[False]
+    error: str
+    code: str
+    field: str | None = None
+    fields: list[str] | None = None

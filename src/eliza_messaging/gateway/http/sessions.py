@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ...messaging.clock import iso
 from ...messaging.sessions import DEFAULT_PAGE, Sessions, SessionSend, near_expiration, parse_transport
+from ...messaging.sessions import MAX_PAGE as SESSION_MAX_PAGE
 from . import schemas, views
 from .bodies import CreateSessionBody, SessionMessageBody, TimeoutConfigBody
 from .deps import MAX_TIMESTAMP_MS, AfterSeqQuery, BeforeSeqQuery, CallerDep, reply_timeout, sessions
@@ -161,6 +162,7 @@ async def session_messages(
         {
             "messages": [views.simplified_message(m) for m in messages],
             "hasMore": page.has_more,
+            "limit": min(limit, SESSION_MAX_PAGE),
             "cursors": {
                 "before": messages[-1].created_at if messages else None,
                 "after": messages[0].created_at if messages else None,
