@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from .gateway import json_codec
 from .gateway.callers import Authenticator
 from .gateway.http import (
     actions,
+    agent_runs,
     agents,
     channels,
     dm,
@@ -50,12 +52,14 @@ from .gateway.http import (
     search,
     servers,
     sessions,
+    system,
 )
 from .gateway.http import metrics as metrics_route
 from .gateway.http.auth import AuthMiddleware
 from .gateway.http.body_limit import BodyLimitMiddleware
 from .gateway.http.openapi import install_openapi
 from .gateway.http.responses import install_error_handlers
+from .gateway.http.spa import install as install_single_page_client
 from .gateway.http.web import install as install_web_chat
 from .gateway.logstream import LogStream
 from .gateway.recovery import RecoveringAsyncServer
@@ -157,6 +161,7 @@ def build_components(settings: Settings) -> Components:
         node_records=node_records,
         sessions=sio.sessions,
         indexer=build_indexer(settings, store),
+        runs_keep=settings.agent_runs_keep,
     )
     logs = LogStream(messaging.fanout)
     authenticator = build_authenticator(settings)
@@ -378,6 +383,11 @@ def create_app(settings: Settings | None = None) -> Any:
     if settings.metrics_port is None:
         api.include_router(metrics_route.router)
     api.include_router(agents.router)
+    api.include_router(agent_runs.router)
+    api.include_router(system.router)
+    api.state.started_monotonic = time.monotonic()
+    api.state.environment = settings.environment
+    api.state.public_env = system.public_environment(settings.public_env)
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
@@ -400,7 +410,9 @@ def create_app(settings: Settings | None = None) -> Any:
         allow_headers=["content-type", "x-api-key", "authorization"],
     )
     install_openapi(api)
-    if settings.ui_enable:
+    if settings.ui_enable and settings.ui_dir is not None:
+        install_single_page_client(api, settings.ui_dir)  # last: every other route comes first
+    elif settings.ui_enable:
         install_web_chat(api)
     app = socketio.ASGIApp(parts.sio, other_asgi_app=api, socketio_path="socket.io")
     app.components = parts

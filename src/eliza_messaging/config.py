@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     ping_interval_s: float = Field(25.0, validation_alias=AliasChoices("ELIZA_PING_INTERVAL", "ping_interval_s"))
     ping_timeout_s: float = Field(20.0, validation_alias=AliasChoices("ELIZA_PING_TIMEOUT", "ping_timeout_s"))
     ui_enable: bool = Field(True, validation_alias=AliasChoices("ELIZA_UI_ENABLE", "ui_enable"))
+    ui_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_UI_DIR", "ui_dir")
+    )  # serve this built single-page client (e.g. the ElizaOS client's dist) at / instead of the web chat
+    public_env: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ELIZA_PUBLIC_ENV", "public_env")
+    )  # environment variables GET /api/system/env/local shows (comma-separated names; none by default)
+    environment: str = Field(
+        "production", validation_alias=AliasChoices("NODE_ENV", "environment")
+    )  # what GET /api/system/version calls this deployment, as ElizaOS reads NODE_ENV
     metrics_port: int | None = Field(
         None, ge=1, le=65535, validation_alias=AliasChoices("ELIZA_METRICS_PORT", "metrics_port")
     )  # serve /metrics on this port (on the server's host) instead of the main one
@@ -114,6 +123,9 @@ class Settings(BaseSettings):
     embeddings_queue_max: int = Field(
         4096, gt=0, validation_alias=AliasChoices("ELIZA_EMBEDDINGS_QUEUE_MAX", "embeddings_queue_max")
     )  # messages waiting to be embedded; past it they are found by the next backfill instead
+    agent_runs_keep: int = Field(
+        1000, ge=1, validation_alias=AliasChoices("ELIZA_AGENT_RUNS_KEEP", "agent_runs_keep")
+    )  # runs (an agent's processing of one message, with its model calls) kept per agent, newest first
     reply_wait_s: float | None = Field(
         None, gt=0, validation_alias=AliasChoices("ELIZA_REPLY_WAIT_TIMEOUT", "reply_wait_s")
     )  # REST transports http/sse: how long to wait for an agent's reply (default: agent timeout + 30 s)
@@ -146,10 +158,10 @@ class Settings(BaseSettings):
         10.0, ge=0, validation_alias=AliasChoices("ELIZA_SHUTDOWN_GRACE_S", "shutdown_grace_s")
     )  # on SIGTERM/SIGINT: how long sends and agent replies in flight may take to finish
 
-    @field_validator("characters", mode="before")
+    @field_validator("characters", "public_env", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
-        """``ELIZA_CHARACTERS`` is a comma-separated list of character files."""
+        """``ELIZA_CHARACTERS`` (character files) and ``ELIZA_PUBLIC_ENV`` (names) are comma-separated lists."""
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value

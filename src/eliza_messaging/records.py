@@ -110,3 +110,45 @@ class Job:
     error: str | None = None
     finished_at: int | None = None
     metadata: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One call an agent made to its model: sizes and timing only, never the text (logs stay quiet).
+
+    ``kind`` is ElizaOS's model type (``TEXT_LARGE`` for a reply, ``TEXT_SMALL`` for deciding whether
+    to answer); ``outcome`` is ``ok``, ``error``, ``timeout`` or ``cancelled``.
+    """
+
+    id: str
+    kind: str
+    model: str
+    started_at: int
+    duration_ms: int
+    prompt_chars: int
+    response_chars: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRun:
+    """An agent's processing of one message (ElizaOS's "run"): from taking it to its outcome.
+
+    ``status`` is ElizaOS's (``started``, ``completed``, ``timeout``, ``error``); ``outcome`` says
+    which ending (``replied``, ``ignored``, ``superseded``, ``failed``, ...). ``calls`` holds the
+    first calls in detail; ``model_calls`` and ``errors`` count them all.
+    """
+
+    id: str
+    agent_id: str
+    message_id: str
+    channel_id: str
+    entity_id: str
+    started_at: int
+    status: str = "started"
+    ended_at: int | None = None
+    outcome: str | None = None
+    error: str | None = None
+    model_calls: int = 0
+    errors: int = 0
+    calls: tuple[ModelCall, ...] = ()

@@ -193,6 +193,9 @@ async def test_a_cancel_after_the_reply_is_stored_never_reports_it_failed(
     assert reply_id in broadcasts  # and the room heard it, as history has it
     assert [room.completes(m) for m in (first, second)] == [1, 1]
     assert room.controls() == ["disable_input", "enable_input"] * 2
+    await until(lambda: not room.service.runs._open, "both runs to end")
+    outcomes = {r.message_id: r.outcome for r in (await room.service.runs.page(Caller(), agent_id, limit=5)).runs}
+    assert outcomes == {first.id: "replied", second.id: "replied"}  # its run says so too
 
 
 async def test_a_failure_while_deciding_still_completes_the_message(
@@ -329,3 +332,75 @@ async def test_a_redelivered_message_already_answered_is_not_answered_again(
     assert sorted(r or "" for r in replies) == sorted([trigger.id, control.id])
     # the redelivery ends with an outcome again (the dead node may have died before sending its own)
     assert (room.completes(trigger), room.completes(control)) == (2, 1)
+
+
+# runs: what the agent did with each message, recorded for ElizaOS's timeline and model-call views ----
+
+
+async def runs_of(room: Room) -> list[Any]:
+    page = await room.service.runs.page(Caller(), room.agent.id, limit=10)
+    return page.runs
+
+
+async def test_a_reply_is_recorded_as_a_completed_run_with_its_model_call(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory()
+    trigger, done = await room.say("hello there")
+    await done
+    await until(lambda: not room.service.runs._open, "the run to end")
+    [run] = await runs_of(room)
+    assert (run.status, run.outcome, run.message_id, run.channel_id, run.entity_id) == (
+        "completed", "replied", trigger.id, room.channel.id, room.user
+    )  # fmt: skip
+    assert run.model_calls == 1 and run.errors == 0 and run.ended_at >= run.started_at
+    [call] = run.calls
+    assert (call.kind, call.model, call.outcome) == ("TEXT_SMALL", "scripted", "ok")
+    assert call.prompt_chars >= len("hello there") and call.response_chars == len("You said: hello there")
+    stored = await room.store.get_agent_run(room.agent.id, run.id)
+    assert stored == run
+    [reply] = [m for m in await room.service.history(room.channel.id, limit=5) if m.author_id == room.agent.id]
+    assert reply.metadata["thought"] == "Pat wrote to me directly, so I answer."
+    assert reply.metadata["actions"] == ["REPLY"] and reply.raw_message["thought"] == reply.metadata["thought"]
+    assert reply.metadata["runId"] == run.id
+
+
+async def test_a_run_in_progress_is_listed_as_started_then_a_superseded_one_as_an_error(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory()
+    first, first_done = await room.say("slow one")
+    await until(lambda: any(r.run.model_calls == 0 for r in room.service.runs._open.values()), "the first run")
+    [started] = await runs_of(room)
+    assert started.status == "started" and started.message_id == first.id and started.ended_at is None
+    second, second_done = await room.say("second")
+    await asyncio.gather(first_done, second_done)
+    await until(lambda: not room.service.runs._open, "both runs to end")
+    newest, oldest = await runs_of(room)
+    assert (newest.message_id, newest.status, newest.outcome) == (second.id, "completed", "replied")
+    assert (oldest.message_id, oldest.status, oldest.outcome) == (first.id, "error", "superseded")
+    assert [c.outcome for c in oldest.calls] == ["cancelled"] and oldest.errors == 1
+
+
+async def test_a_timed_out_reply_is_a_timeout_run(room_factory: Callable[..., Awaitable[Room]]) -> None:
+    room = await room_factory(options=AgentOptions(timeout_s=0.3))
+    _, done = await room.say("slow to answer")
+    await done
+    await until(lambda: not room.service.runs._open, "the run to end")
+    [run] = await runs_of(room)
+    assert (run.status, run.outcome) == ("timeout", "timeout") and "0.3 s" in (run.error or "")
+    assert [c.outcome for c in run.calls] == ["timeout"] and run.errors == 1
+
+
+async def test_asking_the_model_whether_to_answer_is_a_model_call_of_the_run(
+    room_factory: Callable[..., Awaitable[Room]],
+) -> None:
+    room = await room_factory("group")
+    _, done = await room.say("anyone around?")
+    await done
+    await until(lambda: not room.service.runs._open, "the run to end")
+    [run] = await runs_of(room)
+    assert [c.kind for c in run.calls] == ["TEXT_SMALL", "TEXT_SMALL"] and run.model_calls == 2
+    assert run.calls[0].response_chars == 0 and run.outcome == "replied"
+    [reply] = [m for m in await room.service.history(room.channel.id, limit=5) if m.author_id == room.agent.id]
+    assert "my model judged" in reply.metadata["thought"]

@@ -96,7 +96,7 @@ async def test_a_dead_nodes_reply_in_flight_is_withdrawn_by_another(
 async def test_the_withdrawn_trigger_is_answered_once_by_a_live_node_that_has_the_agent(
     server_factory: Callable[..., ServerProcess], clients: Any, tmp_path: Path
 ) -> None:
-    """The queue hands the dead node's unfinished message to another node after its idle time (30 s)."""
+    """The node taking over the channel's lane (when the dead node's lease expires) answers the trigger."""
     with FakeOpenAI(mode="hang", reply="I am here now.") as fake:
         stuck = stuck_character(fake)
         async with shared_nodes_env() as env:
@@ -116,10 +116,10 @@ async def test_the_withdrawn_trigger_is_answered_once_by_a_live_node_that_has_th
                 await second.connected()
                 await second.call("message", join(room, me))
 
+                fake.mode = "stream"  # A's request hangs on; the takeover's will be answered
                 a.kill()
                 error = await second.event("messageStreamError", timeout=CLEANED_UP_S)
                 assert error["inReplyTo"] == trigger
-                fake.mode = "stream"
                 reply = await second.event("messageBroadcast", where=lambda m: m["senderId"] == agent, timeout=60)
                 assert reply["inReplyTo"] == trigger and reply["text"] == "I am here now."
                 for _ in ("withdrawn", "answered"):

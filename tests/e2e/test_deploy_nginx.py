@@ -9,9 +9,10 @@ the dead node's clients reconnect through nginx to a live node with ``socket.rec
 connection-state recovery), rejoin with ``lastSeq`` and get what they missed, once; a Python SDK client
 (no ``affinity``: nginx hashes its address, and its node is the one killed) reconnects and resumes by
 itself, delivering every message once; the live nodes' clients hear every message once; Eliza answers
-every stored DM message exactly once (the dead node's unfinished work is taken over:
-``ELIZA_QUEUE_CLAIM_IDLE``, ``ELIZA_OUTBOX_LEASE``). Skips without nginx, PostgreSQL or Redis (fails under
-CI=true).
+no DM message twice and the newest of each DM once (a DM has one agent lane across the nodes, so a
+message still waiting when the person's next one comes is superseded; the dead node's channels and
+unfinished work are taken over when its queue leases expire; ``ELIZA_OUTBOX_LEASE``). Skips without
+nginx, PostgreSQL or Redis (fails under CI=true).
 """
 
 from __future__ import annotations
@@ -317,22 +318,25 @@ async def test_three_nodes_behind_nginx_survive_a_kill_during_a_burst(
             assert set(sdk_acks) <= sdk_own
             assert set(ids) - sdk_own - set(sdk_count) == set(), "the SDK never delivered a stored message"
 
-            # 4. Eliza answers every stored DM message exactly once, whichever node took it and whatever died
+            # 4. Eliza answers every stored DM message at most once, whichever node took it and whatever died:
+            #    each DM has one lane across the nodes, so a message still waiting when the person's next one
+            #    comes is superseded by it (as on one node: after the takeover, the dead node's backlog comes at
+            #    once); the newest of each DM is answered
             questions: dict[str, list[str]] = {}
 
             def answered_once() -> bool:
                 done = True
                 for m in members:
-                    dm_history = history(proxy.url, m.dm_room)
+                    dm_history = sorted(history(proxy.url, m.dm_room), key=lambda s: s["seq"])
                     asked = [s["id"] for s in dm_history if s["authorId"] == m.entity]
                     replies = Counter(s.get("inReplyToRootMessageId") for s in dm_history if s["authorId"] == eliza)
                     questions[m.entity] = asked
                     assert [q for q, n in replies.items() if n > 1] == [], f"answered twice: {replies}"
                     assert set(replies) <= set(asked)
-                    done = done and set(replies) == set(asked)
+                    done = done and bool(asked) and asked[-1] in replies
                 return done
 
-            await until(answered_once, SETTLE_S, "Eliza to answer every stored DM message")
+            await until(answered_once, SETTLE_S, "Eliza to answer the newest message of every DM")
             for m in members:
                 assert {a["id"] for a in m.acks if a["room"] == m.dm_room} <= set(questions[m.entity])
             await asyncio.sleep(1.5)  # a late duplicate (a second node's takeover) would show up here...

@@ -25,7 +25,9 @@ async def test_subscribe_filter_and_receive_entries_without_message_text(
     updated = await watcher.call("update_log_filters", {"agentName": "Eliza", "level": "debug"})
     assert updated == {"success": True, "filters": {"agentName": "Eliza", "level": "debug"}}
     refused = await watcher.call("update_log_filters", {"level": "loud"})
-    assert refused["success"] is False and "level must be one of" in refused["error"]
+    assert refused["success"] is False and "level must be all or one of" in refused["error"]
+    every = await watcher.call("update_log_filters", {"level": "all"})  # what the ElizaOS web client sends
+    assert every == {"success": True, "filters": {"agentName": "Eliza", "level": "all"}}
 
     eliza = httpx.get(f"{proc.url}/api/agents").json()["data"]["agents"][0]["id"]
     user = await clients(proc.url)

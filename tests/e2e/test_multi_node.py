@@ -20,7 +20,7 @@ from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.e2e.test_memory import history
-from tests.support.nodes_env import shared_nodes_env
+from tests.support.nodes_env import lanes_settled, shared_nodes_env
 from tests.support.server import ServerProcess
 
 SESSIONS = "/api/messaging/sessions"
@@ -149,34 +149,31 @@ async def test_a_sessions_http_caller_on_node_a_gets_replies_made_on_either_node
 ) -> None:
     async with two_nodes(server_factory) as (a, b):
         eliza = agents(a.url)["Eliza"]
-        session = httpx.post(f"{a.url}{SESSIONS}", json={"agentId": eliza, "userId": new_id()}).json()
-        channel = session["channelId"]
-        answered = 0
-        elsewhere = new_id()
+        await lanes_settled(b.env, eliza, 2)  # B joined: the channels it should answer have moved to it
+        user = new_id()
+        tried: list[tuple[int, int]] = []
         async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
-            # Redis hands each entry to whichever node's consumer waits longest, so the nodes take
-            # turns; a question and its reply are two entries, so the same node would get every
-            # question. One more entry per round (a post in another channel) moves the turn on.
-            for i in range(8):
-                filler = await http.post(
-                    f"/api/messaging/channels/{elsewhere}/messages", json={"author_id": new_id(), "content": "hi"}
-                )
-                assert filler.status_code == 201, filler.text
-                sent = await http.post(
-                    f"{SESSIONS}/{session['sessionId']}/messages",
-                    json={"content": f"I feel tired, day {i}", "transport": "http"},
-                )
-                assert sent.status_code == 201, sent.text
-                body = sent.json()
-                assert body["agentResponse"]["agentId"] == eliza and body["agentResponse"]["text"].strip()
-                answered += 1
-                if answered >= 3 and replies_run_on(b, channel) >= 1:
+            # A channel's agent lane is on one node (the holder of its partition), so each session is
+            # answered on one node; new sessions are new channels, and some have their lane on B.
+            for _ in range(16):
+                session = (await http.post(SESSIONS, json={"agentId": eliza, "userId": user})).json()
+                channel = session["channelId"]
+                for day in range(2):
+                    sent = await http.post(
+                        f"{SESSIONS}/{session['sessionId']}/messages",
+                        json={"content": f"I feel tired, day {day}", "transport": "http"},
+                    )
+                    assert sent.status_code == 201, sent.text
+                    body = sent.json()
+                    assert body["agentResponse"]["agentId"] == eliza and body["agentResponse"]["text"].strip()
+                on_a, on_b = await replies_logged((a, b), channel, 2)
+                tried.append((on_a, on_b))
+                assert sorted((on_a, on_b)) == [0, 2], f"one session's replies ran on both nodes: {tried}"
+                if on_b:
                     break
-        on_a, on_b = await replies_logged((a, b), channel, answered)
-        assert on_b >= 1, f"node B never ran the agent in {answered} sends (node A ran {on_a})"
-        assert on_a + on_b == answered
+        assert tried[-1] == (0, 2), f"node B never ran the agent for a session posted to A: {tried}"
         messages = httpx.get(f"{b.url}{SESSIONS}/{session['sessionId']}/messages", params={"limit": 50}).json()
-        assert len(messages["messages"]) == 2 * answered
+        assert len(messages["messages"]) == 4
 
 
 def test_an_unreachable_redis_stops_the_start_with_a_clear_reason(

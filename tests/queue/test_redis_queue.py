@@ -1,4 +1,5 @@
-"""The Redis Streams queue on a real Redis: each agent group gets each message once, across nodes.
+"""The Redis Streams queue on a real Redis: each agent group gets each message once, across nodes,
+and a channel's messages reach one node at a time, in order (its partition's lease holder).
 
 Each queue instance plays one node (its own consumer in every group). Without Redis the tests
 skip (fail under CI=true).
@@ -12,10 +13,12 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from eliza_messaging.queue.partitions import PARTITIONS, partition_of, preferred
 from eliza_messaging.queue.redis import RedisStreamQueue
 from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
@@ -23,6 +26,7 @@ from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
 from tests.support.server import REPO
 
 CLAIM_IDLE_S = 0.6  # short, so a dead consumer's entries move within the test
+LEASE_S = 1.0  # short, so a dead node's partitions move within the test
 
 
 @pytest.fixture
@@ -36,10 +40,12 @@ async def nodes(stream: str) -> AsyncIterator[Callable[..., RedisStreamQueue]]:
     """Start queues on one stream, as several nodes would; all are closed after the test."""
     started: list[RedisStreamQueue] = []
 
-    def make(**options: float) -> RedisStreamQueue:
+    def make(**options: Any) -> RedisStreamQueue:
         options.setdefault("claim_idle_s", CLAIM_IDLE_S)
         options.setdefault("drain_s", 1.0)
-        queue = RedisStreamQueue(REDIS_TEST_URL, stream=stream, **options)  # type: ignore[arg-type]
+        options.setdefault("lease_s", LEASE_S)
+        options.setdefault("beat_s", LEASE_S / 5)
+        queue = RedisStreamQueue(REDIS_TEST_URL, stream=stream, **options)
         started.append(queue)
         return queue
 
@@ -122,17 +128,25 @@ async def test_each_group_gets_each_message_once_in_order_with_the_records_intac
     ada, bo = Recorder(), Recorder()
     queue.subscribe("agent:ada", ada)
     queue.subscribe("agent:bo", bo)
-    sent = [record(f"m{i}") for i in range(5)]
+    channel_id = new_id()
+    sent = [record(f"m{i}", channel_id) for i in range(5)]
     for message, channel in sent:
         await queue.publish(message, channel)
     await until(lambda: len(ada.got) == 5 and len(bo.got) == 5)
     await asyncio.sleep(0.2)  # and nothing more comes
     # positive control: the next message still arrives; a second delivery of an earlier one would come first
-    sent.append(record("m5"))
+    sent.append(record("m5", channel_id))
     await queue.publish(*sent[-1])
     await until(lambda: len(ada.got) >= 6 and len(bo.got) >= 6)
     assert ada.got == bo.got == [m for m, _ in sent]  # the records round-trip whole (ids, text, metadata, times)
     assert ada.channels == [c for _, c in sent]
+    # messages of other channels (other partitions) arrive too, each once
+    others = [record(f"o{i}") for i in range(10)]
+    for message, channel in others:
+        await queue.publish(message, channel)
+    await until(lambda: len(ada.got) >= 16 and len(bo.got) >= 16)
+    await asyncio.sleep(0.2)
+    assert sorted(m.id for m in ada.got[6:]) == sorted(m.id for m in bo.got[6:]) == sorted(m.id for m, _ in others)
 
 
 async def test_a_group_subscribed_later_does_not_get_earlier_messages(nodes: Callable[..., RedisStreamQueue]) -> None:
@@ -156,39 +170,44 @@ async def test_two_nodes_in_one_group_share_its_messages_without_duplicates(
     a.subscribe("agent:eliza", on_a)
     b.subscribe("agent:eliza", on_b)
     publisher = nodes()  # a node without the agent: it publishes only once the group exists
-    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
-    sent = [record(f"m{i}")[0] for i in range(20)]
-    for message in sent:
-        await publisher.publish(message, record("x")[1])
+    await until(lambda: _shared(a, b, "agent:eliza"))  # the partitions are spread over both nodes
+    sent = [record(f"m{i}") for i in range(40)]
+    for message, channel in sent:
+        await publisher.publish(message, channel)
         await asyncio.sleep(0.01)
-    await until(lambda: len(on_a.got) + len(on_b.got) >= 20)
+    await until(lambda: len(on_a.got) + len(on_b.got) >= 40)
     await asyncio.sleep(0.3)
     # positive control: the group still takes messages after the quiet window
-    sent.append(record("m20")[0])
-    await publisher.publish(sent[-1], record("x")[1])
-    await until(lambda: sent[-1] in on_a.got + on_b.got)
+    sent.append(record("m40"))
+    await publisher.publish(*sent[-1])
+    await until(lambda: sent[-1][0] in on_a.got + on_b.got)
     ids = [m.id for m in on_a.got + on_b.got]
-    assert sorted(ids) == sorted(m.id for m in sent)  # every message once, none twice
+    assert sorted(ids) == sorted(m.id for m, _ in sent)  # every message once, none twice
     assert on_a.got and on_b.got  # both nodes took a share
-    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+    # each message went to the node holding its channel's partition
+    assert all(partition_of(m.channel_id, PARTITIONS) in a.held("agent:eliza") for m in on_a.got)
+    assert all(partition_of(m.channel_id, PARTITIONS) in b.held("agent:eliza") for m in on_b.got)
+    streams = {publisher.stream_of(c.id) for _, c in sent}
+    await until(lambda: _none_pending(redis, streams, "agent:eliza"))
 
 
 async def test_a_dead_consumers_pending_message_is_claimed_and_handled_by_another(
     nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
 ) -> None:
-    await redis.xgroup_create(stream, "agent:eliza", id="$", mkstream=True)
     publisher = nodes()
     message, channel = record("left behind")
+    partition_stream = publisher.stream_of(channel.id)
+    await redis.xgroup_create(partition_stream, "agent:eliza", id="$", mkstream=True)
     await publisher.publish(message, channel)
     # a node reads the entry and dies before acknowledging it
-    taken = await redis.xreadgroup("agent:eliza", "dead-node", {stream: ">"}, count=10)
+    taken = await redis.xreadgroup("agent:eliza", "dead-node", {partition_stream: ">"}, count=10)
     assert len(taken[0][1]) == 1
     survivor = nodes()
     handler = Recorder()
     survivor.subscribe("agent:eliza", handler)
     await until(lambda: len(handler.got) == 1, timeout=CLAIM_IDLE_S * 5 + 2)
     assert handler.got[0] == message
-    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+    await until(lambda: _equals(pending(redis, partition_stream, "agent:eliza"), 0))
     await asyncio.sleep(CLAIM_IDLE_S * 2)
     # positive control: the survivor still takes new messages after the window
     later, _ = record("published later")
@@ -196,61 +215,125 @@ async def test_a_dead_consumers_pending_message_is_claimed_and_handled_by_anothe
     await until(lambda: len(handler.got) >= 2)
     assert handler.got == [message, later]  # claimed once, acknowledged, not handed over again
     assert handler.redelivered == [True, False]  # the claimed one may have been handled: it says so
+    assert survivor.held("agent:eliza") == frozenset(range(PARTITIONS))  # alone: it reads every partition
 
 
-async def test_unfinished_work_stays_with_its_node_until_it_dies_then_moves_once(
+async def test_unfinished_work_stays_with_its_node_until_it_dies_then_moves_once_in_order(
     nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
 ) -> None:
     async with queue_process(stream, "agent:eliza") as first:  # never finishes its work; killed below
-        await until(lambda: _exists_group(redis, stream, "agent:eliza"))
         publisher = nodes()
-        message, channel = record("a long reply")
-        await publisher.publish(message, channel)
-        assert await first.took() == message.id
+        channel_id = new_id()
+        partition_stream = publisher.stream_of(channel_id)
+        await until(lambda: _exists_group(redis, partition_stream, "agent:eliza"))
+        sent = [record(f"part {i}", channel_id) for i in range(2)]
+        for message, channel in sent:
+            await publisher.publish(message, channel)
+            assert await first.took() == message.id
         second = nodes()
         other = Recorder(settle=True)
         second.subscribe("agent:eliza", other)
-        # the first node works on it for longer than the claim idle time, touching it all along
-        await asyncio.sleep(CLAIM_IDLE_S * 3)
-        assert other.got == [] and await pending(redis, stream, "agent:eliza") == 1
+        await until(lambda: bool(second.held("agent:eliza")))  # it has its share of the partitions
+        # the first node works on them for longer than the claim idle time and the lease, renewing all along
+        await asyncio.sleep(max(CLAIM_IDLE_S, LEASE_S) * 2)
+        assert other.got == [] and await pending(redis, partition_stream, "agent:eliza") == 2
         first.kill()  # no close, no ack: a crash
-    # positive control of the window above: once nobody touches it, the second node claims it
-    await until(lambda: len(other.got) == 1, timeout=CLAIM_IDLE_S * 5 + 2)
-    assert other.got[0].id == message.id
-    assert await pending(redis, stream, "agent:eliza") == 1  # still unfinished on the second node
-    other.futures[0].set_result(None)  # the agent is done: now it is acknowledged
-    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 0))
+    sent.append(record("after the crash", channel_id))
+    await publisher.publish(*sent[-1])
+    # positive control of the window above: once its lease expires, the second node takes the partition over
+    await until(lambda: len(other.got) == 3, timeout=LEASE_S * 5 + 2)
+    assert [m.id for m in other.got] == [m.id for m, _ in sent]  # what was left first, in order, then the new
+    assert other.redelivered[:2] == [True, True]
+    assert await pending(redis, partition_stream, "agent:eliza") == 3  # still unfinished on the second node
+    for future in other.futures:
+        future.set_result(None)  # the agent is done: now they are acknowledged
+    await until(lambda: _equals(pending(redis, partition_stream, "agent:eliza"), 0))
+    # the dead node is no longer a member, so every partition is the survivor's
+    await until(lambda: second.held("agent:eliza") == frozenset(range(PARTITIONS)), timeout=LEASE_S * 5 + 2)
+    members = await redis.zrange(f"{stream}:members:agent:eliza", 0, -1)
+    assert [m.decode() for m in members] == [second.consumer]
+
+
+async def test_a_channel_moves_to_a_joining_node_only_once_nothing_of_it_is_in_hand(
+    nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
+) -> None:
+    group = "agent:eliza"
+    channel_id = _channel_preferring("node-b", ["node-a", "node-b"], group)
+    p = partition_of(channel_id, PARTITIONS)
+    a = nodes(consumer="node-a")
+    on_a = Recorder(settle=True)
+    a.subscribe(group, on_a)
+    await until(lambda: a.held(group) == frozenset(range(PARTITIONS)))  # alone: every partition is A's
+    first = record("first", channel_id)
+    await a.publish(*first)
+    await until(lambda: len(on_a.got) == 1)
+
+    b = nodes(consumer="node-b")
+    on_b = Recorder(settle=True)
+    b.subscribe(group, on_b)
+    await until(lambda: bool(b.held(group)))  # B's share moved, all but the partition A has work in
+    assert p not in b.held(group) and p not in a.held(group)  # A reads it no more, but still holds it
+    second = record("second", channel_id)
+    await a.publish(*second)
+    await asyncio.sleep(LEASE_S)
+    assert [m.content for m in on_a.got] == ["first"] and on_b.got == []  # waits: no second lane meanwhile
+    on_a.futures[0].set_result(None)  # A is done with the channel: it lets the partition go
+    await until(lambda: len(on_b.got) == 1)
+    assert [m.content for m in on_b.got] == ["second"] and on_b.redelivered == [False]
+    assert p in b.held(group) and [m.content for m in on_a.got] == ["first"]
+    # the two nodes share the partitions without overlap
+    assert not a.held(group) & b.held(group) and a.held(group) | b.held(group) == frozenset(range(PARTITIONS))
+
+
+def test_partitions_are_the_same_on_every_node_and_move_only_a_leaving_nodes_share() -> None:
+    assert partition_of("a-channel", PARTITIONS) == 4042762231 % PARTITIONS  # zlib.crc32: no per-process salt
+    members = ["node-a", "node-b", "node-c"]
+    before = {p: preferred("agent:x", p, members) for p in range(PARTITIONS)}
+    assert all(list(before.values()).count(m) >= PARTITIONS // 6 for m in members)  # each gets a fair share
+    after = {p: preferred("agent:x", p, members[:2]) for p in range(PARTITIONS)}
+    assert {p for p in before if before[p] != after[p]} == {p for p in before if before[p] == "node-c"}
+    assert preferred("agent:x", 0, []) is None
 
 
 async def test_close_drains_finished_work_leaves_the_rest_and_removes_an_idle_consumer(
     nodes: Callable[..., RedisStreamQueue], redis: Redis, stream: str
 ) -> None:
-    queue = nodes(block_s=30.0, drain_s=1.0)  # a long blocking read must not hold up close
+    # a long blocking read must not hold up close; a long lease keeps the entry left below with this node
+    queue = nodes(block_s=30.0, drain_s=1.0, lease_s=30.0, beat_s=0.2)
     handler = Recorder(settle=True)
     queue.subscribe("agent:eliza", handler)
-    await until(lambda: _exists_group(redis, stream, "agent:eliza"))
-    await queue.publish(*record("finishes while closing"))
-    await queue.publish(*record("never finishes"))
+    channel_id = new_id()
+    partition_stream = queue.stream_of(channel_id)
+    await until(lambda: _exists_group(redis, partition_stream, "agent:eliza"))
+    await queue.publish(*record("finishes while closing", channel_id))
+    await queue.publish(*record("never finishes", channel_id))
     await until(lambda: len(handler.got) == 2)
     asyncio.get_running_loop().call_later(0.2, handler.futures[0].set_result, None)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await queue.close()
     assert loop.time() - started < 3
-    assert await pending(redis, stream, "agent:eliza") == 1  # the unfinished one, for another node
-    consumers = {c["name"].decode(): c["pending"] for c in await redis.xinfo_consumers(stream, "agent:eliza")}
+    assert await pending(redis, partition_stream, "agent:eliza") == 1  # the unfinished one, for another node
+    consumers = {c["name"].decode(): c["pending"] for c in await redis.xinfo_consumers(partition_stream, "agent:eliza")}
     assert consumers == {queue.consumer: 1}  # kept: deleting it would drop its pending entry
+    # its partition stays leased (its lane may still be answering); every other one was let go at once
+    leases = {p: await redis.get(f"{stream}:{p}:lease:agent:eliza") for p in range(PARTITIONS)}
+    assert {p for p, holder in leases.items() if holder} == {partition_of(channel_id, PARTITIONS)}
 
     idle = nodes(block_s=30.0, claim_idle_s=30.0)  # it must not claim the entry left above meanwhile
     done = Recorder()
     idle.subscribe("agent:eliza", done)
-    await asyncio.sleep(0.2)  # its reader is waiting (Redis adds a consumer once it delivers to it)
-    await idle.publish(*record("handled and acknowledged"))
+    await until(lambda: len(idle.held("agent:eliza")) == PARTITIONS - 1)
+    other_channel = _channel_not_in(partition_of(channel_id, PARTITIONS))
+    other_stream = idle.stream_of(other_channel)
+    await idle.publish(*record("handled and acknowledged", other_channel))
     await until(lambda: len(done.got) == 1)
-    await until(lambda: _equals(pending(redis, stream, "agent:eliza"), 1))  # only the one left above
-    assert await _has_consumer(redis, stream, "agent:eliza", idle.consumer)
+    await until(lambda: _equals(pending(redis, other_stream, "agent:eliza"), 0))
+    assert await pending(redis, partition_stream, "agent:eliza") == 1  # only the one left above
+    assert await _has_consumer(redis, other_stream, "agent:eliza", idle.consumer)
     await idle.close()
-    assert not await _has_consumer(redis, stream, "agent:eliza", idle.consumer)  # nothing pending: removed
+    assert not await _has_consumer(redis, other_stream, "agent:eliza", idle.consumer)  # nothing pending: removed
+    assert not await redis.zrange(f"{stream}:members:agent:eliza", 0, -1)  # both left the group
     tasks = [t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("redis queue")]
     assert tasks == []
 
@@ -265,8 +348,9 @@ async def test_a_handler_that_raises_does_not_stop_the_group(nodes: Callable[...
             raise RuntimeError("boom")
 
     queue.subscribe("agent:eliza", fragile)
-    await queue.publish(*record("boom"))
-    await queue.publish(*record("fine"))
+    channel_id = new_id()
+    await queue.publish(*record("boom", channel_id))
+    await queue.publish(*record("fine", channel_id))
     await until(lambda: got == ["boom", "fine"])
 
 
@@ -307,6 +391,7 @@ async def queue_process(stream: str, group: str) -> AsyncIterator[QueueProcess]:
         stream,
         group,
         str(CLAIM_IDLE_S),
+        str(LEASE_S),
         stdout=asyncio.subprocess.PIPE,
         cwd=REPO,
     )
@@ -330,3 +415,29 @@ async def _exists_group(redis: Redis, stream: str, group: str) -> bool:
 
 async def _has_consumer(redis: Redis, stream: str, group: str, consumer: str) -> bool:
     return any(c["name"].decode() == consumer for c in await redis.xinfo_consumers(stream, group))
+
+
+async def _shared(a: RedisStreamQueue, b: RedisStreamQueue, group: str) -> bool:
+    """The partitions are where they settle: each with its preferred node of the two."""
+    members = [a.consumer, b.consumer]
+    wanted_a = frozenset(p for p in range(PARTITIONS) if preferred(group, p, members) == a.consumer)
+    return a.held(group) == wanted_a and b.held(group) == frozenset(range(PARTITIONS)) - wanted_a
+
+
+def _channel_preferring(member: str, members: list[str], group: str) -> str:
+    """A channel id whose partition ``member`` is preferred for."""
+    while True:
+        channel_id = new_id()
+        if preferred(group, partition_of(channel_id, PARTITIONS), members) == member:
+            return channel_id
+
+
+def _channel_not_in(partition: int) -> str:
+    while True:
+        channel_id = new_id()
+        if partition_of(channel_id, PARTITIONS) != partition:
+            return channel_id
+
+
+async def _none_pending(redis: Redis, streams: set[str], group: str) -> bool:
+    return all([await pending(redis, name, group) == 0 for name in streams])

@@ -117,7 +117,7 @@ async def test_index_follows_edits_and_every_kind_of_delete(any_store: Store) ->
 
 async def test_existing_rows_are_indexed_by_the_migration(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     module = sqlite if backend.name == "sqlite" else postgres
-    before_search = tuple(m for m in module.MIGRATIONS if m[0] < 7)
+    before_search = tuple(m for m in module.MIGRATIONS if m[0] < 8)
     monkeypatch.setattr(module, "MIGRATIONS", before_search)
     old = backend.make()
     await old.open()
@@ -129,7 +129,7 @@ async def test_existing_rows_are_indexed_by_the_migration(backend: Backend, monk
     store = backend.make()
     await store.open()
     try:
-        assert 7 in await backend.migrations()
+        assert 8 in await backend.migrations()
         assert await found(store, words("existed")) == ["written before search existed"]
     finally:
         await store.close()

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 
+from ..messaging.clock import now_ms
 from ..messaging.directory import AgentProfile
 from ..messaging.identity import SERVER
 from ..messaging.servers import MessageServers
@@ -33,6 +34,7 @@ class AgentRegistry:
         if duplicates:
             raise ValueError(f"Two characters share the name {duplicates[0]!r}; give each agent its own name.")
         self.messaging = messaging
+        self.loaded_at = now_ms()
         self.agents: dict[str, Agent] = {}
         for character in characters:
             provider = character.setting("model_provider") or character.setting("modelProvider") or default_provider
@@ -60,17 +62,17 @@ class AgentRegistry:
             await agent.close()
 
     def profiles(self) -> list[AgentProfile]:
-        return [_profile(a) for a in self.agents.values()]
+        return [_profile(a, self.loaded_at) for a in self.agents.values()]
 
     def profile(self, agent_id: str) -> AgentProfile | None:
         agent = self.agents.get(agent_id)
-        return _profile(agent) if agent else None
+        return _profile(agent, self.loaded_at) if agent else None
 
     def get(self, agent_id: str) -> Agent | None:
         return self.agents.get(agent_id)
 
 
-def _profile(agent: Agent) -> AgentProfile:
+def _profile(agent: Agent, loaded_at: int) -> AgentProfile:
     c = agent.character
     return AgentProfile(
         id=agent.id,
@@ -83,4 +85,5 @@ def _profile(agent: Agent) -> AgentProfile:
         message_examples=c.message_examples,
         settings=c.settings,
         extra=c.extra,
+        loaded_at=loaded_at,
     )

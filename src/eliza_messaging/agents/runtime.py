@@ -12,9 +12,11 @@ message for one more channel is declined while that many are busy). A dropped or
 message still gets its outcome (``messageComplete``; REST waiters hear why), so nobody waits for it.
 
 Lanes live in this process. With several nodes (``REDIS_URL``) every node runs every agent and
-the queue hands each message to one node's copy, so two messages of one channel may be answered
-on two nodes at once: order within a channel, and superseding, hold only for messages that the
-same node takes (most of a conversation's, but not guaranteed).
+the queue hands all messages of a channel to one node's copy at a time (``queue/redis.py``: the
+node holding the channel's partition), so a channel still has one lane across the nodes: its
+replies come in order, and a person's newer message sent to any node supersedes the reply in
+progress on the node that holds the lane. When that node dies, another takes the channel over and
+gets what was left unfinished first, marked redelivered.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from ..messaging.errors import MessagingError
 from ..messaging.reply import Reply
+from ..messaging.runs import RunRecorder
 from ..messaging.service import MessagingService
 from ..models.base import GenerationRequest, ModelError, TextModel
 from ..protocol.types import ChannelType
 from ..records import Channel, Message
 from .character import Character
 from .context import build_request
-from .decision import Verdict, reply_depth, takes_part, verdict
+from .decision import Verdict, is_dm_like, reply_depth, takes_part, verdict
 
 log = logging.getLogger(__name__)
 
@@ -207,16 +211,28 @@ class Agent:
         # Leaving the reply always gives the message its outcome (complete; input re-enabled when it
         # was disabled), even when superseded or failing while deciding, so no client or REST waiter
         # is left waiting for it. A redelivered message answered already gets its outcome again (its
-        # node may have died before sending it), never a second answer.
+        # node may have died before sending it), never a second answer. The run records what happened.
         trigger, channel = taken.message, taken.channel
-        async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
-            if taken.redelivered and await self._answered(trigger):
-                return
-            request, decided = await self._decide(trigger, channel)
-            if decided is Verdict.IGNORE:
-                await reply.decline()
-                return
-            await self._answer(reply, trigger, request)
+        run = self.messaging.runs.start(self.id, trigger, channel)
+        ending: tuple[str, str | None] = ("failed", "The agent stopped before an outcome.")
+        reply: Reply | None = None
+        try:
+            async with self.messaging.open_reply(self.id, self.name, channel, trigger) as reply:
+                if taken.redelivered and await self._answered(trigger):
+                    ending = ("answered before", None)
+                    return
+                request, decided, thought = await self._decide(trigger, channel, run)
+                if decided is Verdict.IGNORE:
+                    await reply.decline()
+                    ending = ("ignored", None)
+                    return
+                ending = await self._answer(reply, trigger, request, run, thought)
+        except asyncio.CancelledError:
+            # a reply stored before the cancel reached it was given, whatever came after
+            ending = ("replied", None) if reply is not None and reply.stored else ("superseded", SUPERSEDED)
+            raise
+        finally:
+            await run.end(*ending)
 
     async def _answered(self, trigger: Message) -> bool:
         """Whether this agent's reply to ``trigger`` is stored already: asked of redelivered messages only
@@ -237,7 +253,10 @@ class Agent:
                 return False
             after_seq = max(m.seq for m in later)
 
-    async def _decide(self, trigger: Message, channel: Channel) -> tuple[GenerationRequest, Verdict]:
+    async def _decide(
+        self, trigger: Message, channel: Channel, run: RunRecorder
+    ) -> tuple[GenerationRequest, Verdict, str]:
+        """The request, whether to answer, and why (the reply's ``thought``, as ElizaOS replies carry one)."""
         history = await self.messaging.history(
             channel.id, limit=self.options.history_limit, before=trigger.created_at + 1
         )
@@ -251,13 +270,31 @@ class Agent:
             recall_tokens=self.options.recall_tokens,
         )
         decided = await self._verdict(trigger, channel)
+        thought = _thought(trigger, channel)
         if decided is Verdict.ASK_MODEL:
+            started = time.monotonic()
+            outcome = "error"
             try:
                 decided = Verdict.ANSWER if await self.model.should_respond(request) else Verdict.IGNORE
+                outcome = "ok"
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
             except Exception:
                 log.exception("should_respond failed", extra={"agent": self.name})
                 decided = Verdict.IGNORE
-        return request, decided
+            finally:
+                run.model_call(
+                    "TEXT_SMALL",
+                    self.model.name,
+                    started=started,
+                    prompt_chars=_prompt_chars(request),
+                    response_chars=0,
+                    outcome=outcome,
+                )
+            who = trigger.author_name or "Someone"
+            thought = f"{who} did not name me; my model judged the message worth answering."
+        return request, decided, thought
 
     async def _recall(self, trigger: Message, channel: Channel, history: list[Message]) -> list[Message]:
         """Older messages related to the trigger, beyond the recent window: only when the window is full
@@ -279,32 +316,64 @@ class Agent:
             log.warning("recall failed; answering from the recent window", extra={"agent": self.name})
             return []
 
-    async def _answer(self, reply: Reply, trigger: Message, request: GenerationRequest) -> None:
+    async def _answer(
+        self, reply: Reply, trigger: Message, request: GenerationRequest, run: RunRecorder, thought: str
+    ) -> tuple[str, str | None]:
+        """Stream and store the reply; how it ended (a run outcome and the error, if any)."""
         await reply.start()
+        started = time.monotonic()
+        call_outcome = "error"
         try:
-            async with asyncio.timeout(self.options.timeout_s):
-                async for piece in self.model.stream(request):
-                    if piece:
-                        await reply.chunk(piece)
+            try:
+                async with asyncio.timeout(self.options.timeout_s):
+                    async for piece in self.model.stream(request):
+                        if piece:
+                            await reply.chunk(piece)
+                call_outcome = "ok"
+            except TimeoutError:
+                call_outcome = "timeout"
+                raise
+            except asyncio.CancelledError:
+                call_outcome = "cancelled"
+                raise
+            finally:
+                run.model_call(
+                    f"TEXT_{request.size.upper()}",
+                    self.model.name,
+                    started=started,
+                    prompt_chars=_prompt_chars(request),
+                    response_chars=len(reply.text),
+                    outcome=call_outcome,
+                )
             text = reply.text.strip()
             if not text:
                 raise ModelError(f"{self.name}'s model returned an empty reply.")
             await reply.finish(
                 text,
-                metadata={"actions": ["REPLY"], "replyDepth": reply_depth(trigger) + 1, "model": self.model.name},
+                metadata={
+                    "thought": thought,
+                    "actions": ["REPLY"],
+                    "replyDepth": reply_depth(trigger) + 1,
+                    "model": self.model.name,
+                    "runId": run.id,
+                },
             )
         except asyncio.CancelledError:
             await reply.fail(SUPERSEDED, superseded=True)  # a reply already stored just ends, not failed
             raise
         except TimeoutError:
-            await reply.fail(f"{self.name} did not finish replying within {self.options.timeout_s:g} s.")
+            message = f"{self.name} did not finish replying within {self.options.timeout_s:g} s."
+            await reply.fail(message)
+            return "timeout", message
         except ModelError as exc:
             await reply.fail(str(exc))
+            return "failed", str(exc)
         except Exception as exc:
             log.exception("agent reply failed", extra={"agent": self.name, "channel": reply.channel.id})
             await reply.fail(f"{self.name} failed to reply: {exc}")
-        else:
-            log.debug("replied", extra={"agent": self.name, "channel": reply.channel.id, "chars": len(reply.text)})
+            return "failed", f"{type(exc).__name__}"
+        log.debug("replied", extra={"agent": self.name, "channel": reply.channel.id, "chars": len(reply.text)})
+        return "replied", None
 
     async def close(self) -> None:
         lanes = list(self._lanes.values())  # a lane may retire itself while we wait below
@@ -321,3 +390,15 @@ class Agent:
                 lane.queue.get_nowait().finished.cancel()
         self._lanes.clear()
         await self.model.aclose()
+
+
+def _prompt_chars(request: GenerationRequest) -> int:
+    return sum(len(turn.content) for turn in request.turns)
+
+
+def _thought(trigger: Message, channel: Channel) -> str:
+    """Why the agent answers without asking its model: what ElizaOS shows as the reply's thought."""
+    who = trigger.author_name or "Someone"
+    if is_dm_like(channel):
+        return f"{who} wrote to me directly, so I answer."
+    return f"{who} addressed me in this channel, so I answer."

@@ -250,6 +250,10 @@ class GuardedAsyncServer(LegacyCompatibleAsyncServer):
     ) -> None:
         self.guard = FloodGuard(socket_rate, socket_burst)
         self.lanes = SocketLanes()
+        # Called with each new socket's sid once its namespace CONNECT packet is sent, so what is said
+        # to a socket on arrival (``authenticated``, ``connection_established``) comes after it, as
+        # Socket.IO clients expect; the connect handler runs before python-socketio sends that packet.
+        self.on_connected: Callable[[str], Awaitable[None]] | None = None
         # a socket's lane holds at most a burst's worth of events; more waiting means it is flooding
         self.max_pending_events = max_pending_events or (socket_burst if socket_burst > 0 else DEFAULT_MAX_PENDING)
         super().__init__(*args, **kwargs)
@@ -278,6 +282,17 @@ class GuardedAsyncServer(LegacyCompatibleAsyncServer):
             elif isinstance(data, bytes | bytearray):
                 return  # an attachment of a binary event refused above
         await super()._handle_eio_message(eio_sid, data)
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        namespace = namespace or "/"
+        before = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if before is not None and self.manager.is_connected(before, namespace):
+            await super()._handle_connect(eio_sid, namespace, data)  # a repeat (Engine.IO 3): no new socket
+            return
+        await super()._handle_connect(eio_sid, namespace, data)
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
+            await self.on_connected(sid)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         """Queue the event in its socket's lane instead of a task of its own: arrival order is kept."""

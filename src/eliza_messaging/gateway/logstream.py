@@ -1,4 +1,5 @@
-"""Log streaming to sockets that ask for it (``subscribe_logs``), as the ElizaOS web client's log view does.
+"""Log streaming to sockets that ask for it (``subscribe_logs``), as the ElizaOS web client's log view does,
+and the recent entries for ``GET /api/server/logs`` (the same entries, kept in a bounded ring).
 
 Unlike the reference, what is streamed carries no message text and no other socket's ids: only
 this server's own records (never the per-event debug log), each reduced to time, level, logger,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,8 @@ from ..messaging.errors import InvalidPayload
 # pino's numbers, which ElizaOS log entries use
 LEVELS = {"trace": 10, "debug": 20, "info": 30, "warn": 40, "warning": 40, "error": 50, "fatal": 60}
 HIDDEN_LOGGERS = ("eliza_messaging.events",)
+ALL = "all"  # the ElizaOS client's filter for every level
+RECENT_MAX = 1000  # entries kept for GET /api/server/logs
 
 
 @dataclass(slots=True)
@@ -34,8 +38,11 @@ def parse_filters(data: Any, current: LogFilters) -> LogFilters:
     if not isinstance(data, dict):
         raise InvalidPayload("update_log_filters takes an object like {agentName: 'Eliza', level: 'info'}.")
     level = data.get("level", current.level)
-    if not isinstance(level, str) or level.lower() not in LEVELS:
-        raise InvalidPayload(f"level must be one of {', '.join(LEVELS)}, but got {str(level)[:20]!r}.", field="level")
+    level = ALL if level == "" else level
+    if not isinstance(level, str) or (level.lower() not in LEVELS and level.lower() != ALL):
+        raise InvalidPayload(
+            f"level must be {ALL} or one of {', '.join(LEVELS)}, but got {str(level)[:20]!r}.", field="level"
+        )
     agent = data.get("agentName", current.agent_name)
     if agent is not None and not isinstance(agent, str):
         raise InvalidPayload("agentName must be a string (or 'all').", field="agentName")
@@ -45,9 +52,10 @@ def parse_filters(data: Any, current: LogFilters) -> LogFilters:
 class LogStream(logging.Handler):
     """A logging handler that forwards records to subscribed sockets through the fanout."""
 
-    def __init__(self, fanout: Fanout) -> None:
+    def __init__(self, fanout: Fanout, *, keep: int = RECENT_MAX) -> None:
         super().__init__(level=logging.DEBUG)
         self._fanout = fanout
+        self._recent: deque[dict[str, Any]] = deque(maxlen=keep)
         self._subscribers: dict[str, LogFilters] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Future[None]] = set()
@@ -71,10 +79,23 @@ class LogStream(logging.Handler):
         self._subscribers[sid] = filters
         return filters
 
+    def recent(self, *, level: str = ALL, agent_name: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The kept entries that pass the filters, newest first, and how many are kept in all."""
+        filters = parse_filters({"level": level, "agentName": agent_name}, LogFilters())
+        self.acquire()  # the lock emit runs under (logging.Handler.handle), whichever thread logs
+        try:
+            kept = list(self._recent)
+        finally:
+            self.release()
+        return [e for e in reversed(kept) if _wanted(e, filters)], len(kept)
+
     def emit(self, record: logging.LogRecord) -> None:
-        if not self._subscribers or self._loop is None or record.name.startswith(HIDDEN_LOGGERS):
+        if self._loop is None or record.name.startswith(HIDDEN_LOGGERS):
             return
         entry = _entry(record)
+        self._recent.append(entry)
+        if not self._subscribers:
+            return
         targets = [sid for sid, f in self._subscribers.items() if _wanted(entry, f)]
         if targets:
             self._loop.call_soon_threadsafe(self._send, targets, entry)
@@ -103,6 +124,6 @@ def _entry(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _wanted(entry: dict[str, Any], filters: LogFilters) -> bool:
-    if entry["level"] < LEVELS[filters.level]:
+    if filters.level != ALL and entry["level"] < LEVELS[filters.level]:
         return False
     return filters.agent_name is None or entry.get("agentName") == filters.agent_name

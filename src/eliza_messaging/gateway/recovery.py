@@ -193,6 +193,8 @@ class RecoveringAsyncServer(ReplayingAsyncServer):
         await self._release(eio_sid, floor)
         await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT, {"sid": sid}, namespace=NAMESPACE))
         await manager.connect(sid, NAMESPACE)
+        if self.on_connected is not None:  # the greeting, after CONNECT as for a new socket (guarded.py)
+            await self.on_connected(sid)
         log.debug("connection state recovered", extra={"sid": sid, "missed": len(missed)})
         return True
 

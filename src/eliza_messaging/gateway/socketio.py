@@ -61,6 +61,10 @@ class SocketGateway:
         self.logs = logs
         self.recovery = server if isinstance(server, RecoveringAsyncServer) else None
         server.on("connect", self.on_connect)
+        # The app's server (guarded.py) greets a socket after its CONNECT packet; a plain one, in the handler.
+        self._greets_after_connect = hasattr(server, "on_connected")
+        if self._greets_after_connect:
+            server.on_connected = self.messaging.welcome
         server.on("disconnect", self.on_disconnect)
         server.on(Event.MESSAGE, self.on_message)
         server.on(Event.JOIN_SHORT, self.on_join)
@@ -86,11 +90,13 @@ class SocketGateway:
                 caller = recovered_caller(caller, session)
                 rooms, announce = session_rooms(session), session.get("left") is True
                 await self.messaging.recover(sid, caller, pid=str(session["pid"]), rooms=rooms, announce=announce)
-                return
-            pid = recovery.new_pid(sid) if recovery is not None else None
-            await self.messaging.connect(sid, caller, pid=pid)
-            if recovery is not None and pid is not None:
-                recovery.bind_pid(sid, pid)
+            else:
+                pid = recovery.new_pid(sid) if recovery is not None else None
+                await self.messaging.connect(sid, caller, pid=pid)
+                if recovery is not None and pid is not None:
+                    recovery.bind_pid(sid, pid)
+            if not self._greets_after_connect:
+                await self.messaging.welcome(sid)
         except Refused as exc:
             log.info("connection refused", extra={"sid": sid, "reason": exc.reason})
             raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None

@@ -22,6 +22,7 @@ class AgentProfile:
     message_examples: tuple[Any, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    loaded_at: int = 0  # epoch ms when this server loaded the character (ElizaOS's createdAt/updatedAt)
 
 
 class AgentDirectory(Protocol):

@@ -6,7 +6,8 @@ longer live; the one that claims a dead node tells each room ``userLeft`` for th
 sockets, and withdraws each reply it had started (``messageStreamError`` saying the node stopped,
 ``messageDeleted`` when pieces were shown, ``controlMessage`` enable_input, ``messageComplete``;
 waiters on every node released), so no client is left with a disabled input. The stored trigger
-stays pending in the agents' queue and another node's agent may answer it later (once).
+stays pending in the agents' queue; the node that takes over the channel's lane (once the dead
+node's lease expires) answers it, once.
 Without Redis there is no other node and none of this runs.
 
 With connection-state recovery, a socket's record also holds its pid and caller (so it can be

@@ -131,6 +131,8 @@ class Reply:
                 "source": "agent_response",
                 "attachments": [],
                 "serverId": self.channel.message_server_id,
+                # as an ElizaOS agent's reply content carries them (its memory view shows the thought)
+                **{k: v for k, v in (metadata or {}).items() if k in ("thought", "actions")},
             },
             in_reply_to_root_message_id=self.trigger.id,
             metadata={"agentName": name, **(metadata or {})},

@@ -34,6 +34,8 @@ from .replay import DEFAULT_MAX_MESSAGES as DEFAULT_REPLAY_MAX
 from .replay import LiveHold, Replay
 from .replies import ReplyWatchers, Watch
 from .reply import Reply
+from .runs import DEFAULT_KEEP as DEFAULT_RUNS_KEEP
+from .runs import AgentRuns
 from .search import Search
 from .validation import Limits
 
@@ -65,14 +67,16 @@ class MessagingService:
         node_records: NodeRecords | None = None,
         indexer: Indexer | None = None,
         sessions: SessionStore | None = None,
+        runs_keep: int = DEFAULT_RUNS_KEEP,
     ) -> None:
         """``relay`` carries reply steps to the other nodes' watchers, ``channel_relay`` channel changes to
         their caches (several nodes); None: this node only. ``outbox_timing``: the outbox's lease and sweep (s).
         ``isolation``: only a channel's participants may join, post to or read it (see ``access.py``).
         ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
         for another to clean up if it dies (``nodes.py``; several nodes). ``sessions``: connection-state
-        recovery's, where the reaper saves a dead node's sockets. ``indexer``: keeps the messages' embeddings
-        for semantic search (``indexer.py``; None: keyword search only)."""
+        recovery's, where the reaper saves a dead node's sockets. ``runs_keep``: agent runs kept per
+        agent (``runs.py``). ``indexer``: keeps the messages' embeddings for semantic search (``indexer.py``;
+        None: keyword search only)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -90,6 +94,7 @@ class MessagingService:
         self.replies = ReplyWatchers(relay)
         self.identity = Identity(store, self.presence)
         self.access = Access(store, self.channels, isolation=isolation)
+        self.runs = AgentRuns(store, self.access, keep=runs_keep)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
         self.indexer = indexer
         self.search = Search(store, self.access, self.channels, indexer)
@@ -142,7 +147,6 @@ class MessagingService:
         await self.identity.check_connect(caller)
         self.presence.connect(sid, caller, pid=pid)
         metrics.CONNECTIONS.inc()
-        await self._greet(sid, caller)
 
     async def recover(
         self, sid: str, caller: Caller, *, pid: str, rooms: dict[str, str | None], announce: bool
@@ -157,15 +161,18 @@ class MessagingService:
         metrics.CONNECTIONS.inc()
         for channel_id in rooms:
             await self.fanout.enter_room(sid, channel_id)
-        await self._greet(sid, caller)
         if announce:
             for channel_id, entity_id in rooms.items():
                 await self.fanout.emit(
                     Event.USER_JOINED, payloads.presence(entity_id, channel_id), room=channel_id, skip_sid=sid
                 )
 
-    async def _greet(self, sid: str, caller: Caller) -> None:
-        if entity_id := caller.entity_id:  # ElizaOS sends this one first
+    async def welcome(self, sid: str) -> None:
+        """What a socket hears on arrival, once it is connected (after its namespace CONNECT packet)."""
+        state = self.presence.find(sid)
+        if state is None:
+            return  # gone already
+        if entity_id := state.entity_id:  # ElizaOS sends this one first
             await self.fanout.emit(Event.AUTHENTICATED, payloads.authenticated(entity_id, now_ms()), to=sid)
         await self.fanout.emit(Event.CONNECTION_ESTABLISHED, payloads.connection_established(sid), to=sid)
 

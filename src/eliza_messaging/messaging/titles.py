@@ -9,7 +9,7 @@ from .channels import ChannelChanges, Channels
 if TYPE_CHECKING:
     from .service import MessagingService
 
-TITLE_MIN_MESSAGES = 4
+TITLE_MIN_MESSAGES = 3  # as ElizaOS 1.7 asks: a message, its reply and one more
 TITLE_CONTEXT = 50
 TITLE_WORDS = 6
 
@@ -20,7 +20,7 @@ class Titles:
         self._channels = Channels(service)
 
     async def generate(self, channel_id: str) -> str | None:
-        """Name a conversation after how it began, once it has enough to go on (ElizaOS: 4 messages).
+        """Name a conversation after how it began, once it has enough to go on (ElizaOS: 3 messages).
 
         The title is the first words of the earliest message from a person, so it needs no model
         and is the same every time; the channel is renamed and the room told (channelUpdated).

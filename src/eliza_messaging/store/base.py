@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
+from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from .search import KeywordQuery, SearchHit, SearchScope
 
 
@@ -198,6 +198,18 @@ class Store(Protocol):
     async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
         """Store (id, the text it was made from, vector) of each, unless the message is gone or its text
         changed meanwhile; returns how many were stored."""
+        ...
+
+    # agent runs: what each agent did with each message (the ElizaOS run and model-call views)
+    async def save_agent_run(self, run: AgentRun, *, keep: int) -> None:
+        """Insert or replace the run, then delete the agent's runs beyond its newest ``keep``."""
+        ...
+
+    async def get_agent_run(self, agent_id: str, run_id: str) -> AgentRun | None: ...
+    async def list_agent_runs(
+        self, agent_id: str, *, limit: int, channel_id: str | None = None, status: str | None = None
+    ) -> tuple[list[AgentRun], int]:
+        """The newest ``limit`` runs (by start, newest first) and how many match in all."""
         ...
 
     # jobs (the Jobs API)

@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import orjson
 
-from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
+from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import postgres_search, rows
 from .base import StoreError
 from .pg_batch import AppendBatcher
@@ -722,6 +722,48 @@ class PostgresStore:
         )
         return _count(status)
 
+    # agent runs -------------------------------------------------------------------------
+
+    async def save_agent_run(self, run: AgentRun, *, keep: int) -> None:
+        async def op(c: _Connection) -> None:
+            await c.execute(_SAVE_RUN, *rows.run_values(run))
+            await c.execute(_TRIM_RUNS, run.agent_id, keep)  # idempotent: a lost one is redone by the next
+
+        await self._write(op)
+
+    async def get_agent_run(self, agent_id: str, run_id: str) -> AgentRun | None:
+        row = await self._read(
+            lambda c: c.fetchrow(
+                f"SELECT {rows.RUN_COLUMNS} FROM agent_runs WHERE id = $1 AND agent_id = $2", run_id, agent_id
+            )
+        )
+        return rows.run_from_row(row, _as_is) if row else None
+
+    async def list_agent_runs(
+        self, agent_id: str, *, limit: int, channel_id: str | None = None, status: str | None = None
+    ) -> tuple[list[AgentRun], int]:
+        where = "agent_id = $1"
+        args: list[Any] = [agent_id]
+        if channel_id is not None:
+            args.append(channel_id)
+            where += f" AND channel_id = ${len(args)}"
+        if status is not None:
+            args.append(status)
+            where += f" AND status = ${len(args)}"
+
+        async def op(c: _Connection) -> tuple[list[Any], int]:
+            found = await c.fetch(
+                f"SELECT {rows.RUN_COLUMNS} FROM agent_runs WHERE {where}"
+                f" ORDER BY started_at DESC, id DESC LIMIT ${len(args) + 1}",
+                *args,
+                limit,
+            )
+            total = await c.fetchval(f"SELECT count(*) FROM agent_runs WHERE {where}", *args)
+            return found, int(total)
+
+        found, total = await self._read(op)
+        return [rows.run_from_row(r, _as_is) for r in found], total
+
 
 # connections ----------------------------------------------------------------------------
 
@@ -1000,6 +1042,16 @@ RETURNING seq, {_MESSAGE_COLUMNS}
 """
 
 _SESSION_COLUMNS = rows.SESSION_COLUMNS
+_SAVE_RUN = (
+    f"INSERT INTO agent_runs ({rows.RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in rows.RUN_COLUMNS.split(",")[1:])
+)
+# Every run of an agent beyond its newest ``keep`` (by start) goes.
+_TRIM_RUNS = (
+    "DELETE FROM agent_runs WHERE agent_id = $1 AND id NOT IN"
+    " (SELECT id FROM agent_runs WHERE agent_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2)"
+)
 _SAVE_SESSION = (
     f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     " ON CONFLICT (id) DO UPDATE SET "

@@ -161,7 +161,29 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         7,
-        # Search (see sqlite_schema 7): a tsvector generated from the text, so every insert, edit and
+        # Agent runs (see sqlite_schema 7).
+        """
+        CREATE TABLE agent_runs (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            agent_id TEXT COLLATE "C" NOT NULL,
+            message_id TEXT COLLATE "C" NOT NULL,
+            channel_id TEXT COLLATE "C" NOT NULL,
+            entity_id TEXT COLLATE "C" NOT NULL,
+            status TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            ended_at BIGINT,
+            outcome TEXT,
+            error TEXT,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            calls JSONB NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
+        """,
+    ),
+    (
+        8,
+        # Search (see sqlite_schema 8): a tsvector generated from the text, so every insert, edit and
         # delete keeps it in step inside its own statement, and existing rows get theirs as the column
         # is added; the GIN index answers word, phrase and prefix queries. The 'simple' configuration
         # folds case in every script and drops no stop words (messages are in any language). The

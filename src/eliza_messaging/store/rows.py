@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..records import Channel, ChatSession, Job, Message, MessageServer
+from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, ModelCall
 
 DecodeJson = Callable[[Any], Any]
 
@@ -18,6 +18,10 @@ CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, to
 MESSAGE_COLUMNS = (
     "id, channel_id, author_id, author_name, content, raw_message, in_reply_to_root_message_id,"
     " source_type, source_id, metadata, client_message_id, created_at, updated_at, channel_seq"
+)
+RUN_COLUMNS = (
+    "id, agent_id, message_id, channel_id, entity_id, status, started_at, ended_at, outcome, error,"
+    " model_calls, errors, calls"
 )
 SESSION_COLUMNS = (
     "id, agent_id, user_id, channel_id, metadata, timeout_minutes, auto_renew, max_duration_minutes,"
@@ -111,4 +115,67 @@ def job_from_row(row: Sequence[Any], decode: DecodeJson) -> Job:
         error=row[10],
         finished_at=row[11],
         metadata=decode(row[12]),
+    )
+
+
+def run_values(run: AgentRun) -> tuple[Any, ...]:
+    """A run's column values in ``RUN_COLUMNS`` order; its calls as a JSON-ready list."""
+    calls = [
+        {
+            "id": c.id,
+            "kind": c.kind,
+            "model": c.model,
+            "startedAt": c.started_at,
+            "durationMs": c.duration_ms,
+            "promptChars": c.prompt_chars,
+            "responseChars": c.response_chars,
+            "outcome": c.outcome,
+        }
+        for c in run.calls
+    ]
+    return (
+        run.id,
+        run.agent_id,
+        run.message_id,
+        run.channel_id,
+        run.entity_id,
+        run.status,
+        run.started_at,
+        run.ended_at,
+        run.outcome,
+        run.error,
+        run.model_calls,
+        run.errors,
+        calls,
+    )
+
+
+def run_from_row(row: Sequence[Any], decode: DecodeJson) -> AgentRun:
+    calls = tuple(
+        ModelCall(
+            id=c["id"],
+            kind=c["kind"],
+            model=c["model"],
+            started_at=c["startedAt"],
+            duration_ms=c["durationMs"],
+            prompt_chars=c["promptChars"],
+            response_chars=c["responseChars"],
+            outcome=c["outcome"],
+        )
+        for c in decode(row[12]) or ()
+    )
+    return AgentRun(
+        id=row[0],
+        agent_id=row[1],
+        message_id=row[2],
+        channel_id=row[3],
+        entity_id=row[4],
+        status=row[5],
+        started_at=row[6],
+        ended_at=row[7],
+        outcome=row[8],
+        error=row[9],
+        model_calls=row[10],
+        errors=row[11],
+        calls=calls,
     )

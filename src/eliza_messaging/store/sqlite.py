@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..records import Channel, ChatSession, Job, Message, MessageServer, StoredMessage
+from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
 from . import rows, sqlite_search
 from .base import StoreError
 from .search import KeywordQuery, SearchHit, SearchScope
@@ -790,6 +790,49 @@ class SQLiteStore:
         )
         return deleted
 
+    # agent runs -------------------------------------------------------------------------
+
+    async def save_agent_run(self, run: AgentRun, *, keep: int) -> None:
+        values = rows.run_values(run)
+        args = (*values[:-1], _dumps(values[-1]))
+
+        def op(c: sqlite3.Connection) -> None:
+            c.execute(_SAVE_RUN, args)
+            c.execute(_TRIM_RUNS, (run.agent_id, run.agent_id, keep))
+
+        await self._write(op)
+
+    async def get_agent_run(self, agent_id: str, run_id: str) -> AgentRun | None:
+        row = await self._read(
+            lambda c: c.execute(
+                f"SELECT {rows.RUN_COLUMNS} FROM agent_runs WHERE id = ? AND agent_id = ?", (run_id, agent_id)
+            ).fetchone()
+        )
+        return rows.run_from_row(row, _loads_list) if row else None
+
+    async def list_agent_runs(
+        self, agent_id: str, *, limit: int, channel_id: str | None = None, status: str | None = None
+    ) -> tuple[list[AgentRun], int]:
+        where = "agent_id = ?"
+        args: tuple[Any, ...] = (agent_id,)
+        if channel_id is not None:
+            where += " AND channel_id = ?"
+            args += (channel_id,)
+        if status is not None:
+            where += " AND status = ?"
+            args += (status,)
+
+        def op(c: sqlite3.Connection) -> tuple[list[Any], int]:
+            found = c.execute(
+                f"SELECT {rows.RUN_COLUMNS} FROM agent_runs WHERE {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            total = c.execute(f"SELECT COUNT(*) FROM agent_runs WHERE {where}", args).fetchone()[0]
+            return found, int(total)
+
+        found, total = await self._read(op)
+        return [rows.run_from_row(r, _loads_list) for r in found], total
+
 
 def _job_filter(status: str | None, user_id: str | None) -> tuple[str, tuple[Any, ...]]:
     clauses, args = [], []
@@ -814,6 +857,17 @@ _MEMBER_CHANNELS = (
     "SELECT channel_id FROM channel_participants WHERE entity_id = ?"
     " UNION SELECT channel_id FROM central_messages WHERE author_id = ?"
 )
+
+_SAVE_RUN = f"INSERT OR REPLACE INTO agent_runs ({rows.RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# Every run of an agent beyond its newest ``keep`` (by start) goes.
+_TRIM_RUNS = (
+    "DELETE FROM agent_runs WHERE agent_id = ? AND id NOT IN"
+    " (SELECT id FROM agent_runs WHERE agent_id = ? ORDER BY started_at DESC, id DESC LIMIT ?)"
+)
+
+
+def _loads_list(text: str | None) -> Any:
+    return orjson.loads(text) if text else []
 
 
 def _statements(script: str) -> list[str]:

@@ -159,6 +159,29 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         7,
+        # Agent runs (issue 15): one row per message an agent processed, its model calls (sizes and
+        # timing, never text) as JSON; the newest runs of each agent are kept (ELIZA_AGENT_RUNS_KEEP).
+        """
+        CREATE TABLE agent_runs (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            outcome TEXT,
+            error TEXT,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            calls TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
+        """,
+    ),
+    (
+        8,
         # Search (issue 13). ``messages_fts`` is an FTS5 index
         # over the messages' text (external content: the text itself stays in ``central_messages``);
         # ``unicode61 remove_diacritics 2`` folds case and accents of every script ("café" matches

@@ -8,7 +8,10 @@ from fastapi import APIRouter, Request
 
 from ...messaging.directory import AgentDirectory, AgentProfile
 from ...messaging.errors import NotFound
+from ...types import JsonObject
+from . import schemas
 from .deps import require_uuid
+from .docs import responses
 from .responses import JsonResponse, ok
 
 router = APIRouter()
@@ -22,7 +25,10 @@ def _directory(request: Request) -> AgentDirectory:
 SECRET_HINTS = ("secret", "key", "token", "password")
 # The ElizaOS character fields shown as they are; anything else a file carries (client configs with bot
 # tokens, say) is not, because this route needs no key unless ELIZA_SERVER_AUTH_TOKEN is set.
-PUBLIC_CHARACTER_FIELDS = ("username", "topics", "adjectives", "postExamples", "plugins")
+PUBLIC_CHARACTER_FIELDS = ("username", "topics", "adjectives", "postExamples", "plugins", "knowledge")
+# The list fields ElizaOS's agent form edits: present (empty when the character has none), so the form
+# draws them rather than failing on a missing one.
+LIST_FIELDS = ("topics", "adjectives", "postExamples", "plugins", "knowledge")
 
 
 def agent_view(agent: AgentProfile) -> dict[str, Any]:
@@ -44,8 +50,14 @@ def agent_record(agent: AgentProfile) -> dict[str, Any]:
         for k, v in agent.settings.items()
         if not isinstance(v, dict) and not any(h in k.lower() for h in SECRET_HINTS)
     }
+    username = agent.extra.get("username")
     return {
+        **{k: [] for k in LIST_FIELDS},
         **{k: agent.extra[k] for k in PUBLIC_CHARACTER_FIELDS if k in agent.extra},
+        "username": username if isinstance(username, str) and username else agent.name,
+        # an agent lives as long as this server has its character loaded: since start-up
+        "createdAt": agent.loaded_at,
+        "updatedAt": agent.loaded_at,
         **agent_view(agent),
         "bio": list(agent.bio),
         "system": agent.system,
@@ -68,3 +80,15 @@ async def get_agent(agent_id: str, request: Request) -> JsonResponse:
     if agent is None:
         raise NotFound(f"No agent {agent_id} on this server; GET /api/agents lists them.", field="agentId")
     return ok(agent_record(agent))
+
+
+@router.get(
+    "/api/agents/{agent_id}/panels",
+    summary="An agent's plugin panels (none here: no plugins)",
+    responses=responses(200, schemas.Ok[list[JsonObject]], 404),
+)
+async def get_panels(agent_id: str, request: Request) -> JsonResponse:
+    require_uuid(agent_id, "agentId")
+    if _directory(request).profile(agent_id) is None:
+        raise NotFound(f"No agent {agent_id} on this server; GET /api/agents lists them.", field="agentId")
+    return ok([])

@@ -14,8 +14,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..callers import Authenticator, Refused
 
+# The version is fetched by the ElizaOS web client without its key (a plain fetch), and tells nothing secret.
 OPEN_PATHS = frozenset(
-    {("GET", "/api/server/ping"), ("GET", "/api/messaging/sessions/health"), ("GET", "/api/messaging/jobs/health")}
+    {
+        ("GET", "/api/server/ping"),
+        ("GET", "/api/messaging/sessions/health"),
+        ("GET", "/api/messaging/jobs/health"),
+        ("GET", "/api/system/version"),
+    }
 )
 API_KEY_REFUSAL = "Missing or invalid X-API-KEY header"
 

@@ -58,8 +58,10 @@ class ServerView(BaseModel):
     sourceType: str
     sourceId: str | None
     metadata: JsonObject
-    createdAt: int
-    updatedAt: int
+    createdAt: str = Field(description="ISO 8601, as ElizaOS sends it")
+    updatedAt: str = Field(description="ISO 8601, as ElizaOS sends it")
+    createdAtMs: int
+    updatedAtMs: int
 
 
 class ServerList(BaseModel):
@@ -111,8 +113,10 @@ class ChannelView(BaseModel):
     sourceId: str | None
     topic: str | None
     metadata: JsonObject
-    createdAt: int
-    updatedAt: int
+    createdAt: str = Field(description="ISO 8601, as ElizaOS sends it")
+    updatedAt: str = Field(description="ISO 8601, as ElizaOS sends it")
+    createdAtMs: int
+    updatedAtMs: int
 
 
 class ChannelList(BaseModel):
@@ -328,6 +332,81 @@ class SessionsHealth(BaseModel):
     expiringSoon: int
     timestamp: str
     uptime: float
+
+
+# the ElizaOS web client's views of the server and its agents -------------------------------
+
+
+class VersionInfo(BaseModel):
+    version: str
+    source: str
+    timestamp: str
+    environment: str
+    uptime: float = Field(description="Seconds since the server started")
+
+
+class LogEntry(BaseModel):
+    time: int
+    level: int = Field(description="pino's numbers: 10 trace ... 60 fatal")
+    levelName: str
+    logger: str
+    msg: str
+    agentName: str | None = None
+
+
+class ServerLogs(BaseModel):
+    logs: list[LogEntry]
+    count: int
+    total: int
+    requestedLevel: str
+    agentName: str
+    levels: list[str]
+
+
+class RunCounts(BaseModel):
+    actions: int
+    modelCalls: int
+    errors: int
+    evaluators: int
+
+
+class RunSummary(BaseModel):
+    runId: str
+    status: str = Field(description="started, completed, timeout or error")
+    startedAt: int
+    endedAt: int | None
+    durationMs: int | None
+    messageId: str
+    roomId: str
+    entityId: str
+    counts: RunCounts
+    metadata: JsonObject
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]
+    total: int
+    hasMore: bool
+
+
+class RunEvent(BaseModel):
+    type: str
+    timestamp: int
+    data: JsonObject
+
+
+class RunDetail(BaseModel):
+    summary: RunSummary
+    events: list[RunEvent]
+
+
+class ModelCallLog(BaseModel):
+    id: str
+    entityId: str
+    roomId: str
+    type: str = Field(description="useModel:<model type>")
+    createdAt: str
+    body: JsonObject = Field(description="sizes, duration, model and outcome; never the prompt or the reply")
 
 
 # the memory API (ElizaOS's /api/memory) and the user's control over the memory --------------

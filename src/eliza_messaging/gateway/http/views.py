@@ -155,6 +155,17 @@ def history_metadata(message: Message) -> JsonObject:
     return {**extra, **message.metadata}
 
 
+def _times(created_at: int, updated_at: int) -> JsonObject:
+    """ElizaOS's REST sends a server's and a channel's times as ISO text (its web client keeps them as
+    strings); the epoch milliseconds stay alongside, for clients that compute with them."""
+    return {
+        "createdAt": iso(created_at),
+        "updatedAt": iso(updated_at),
+        "createdAtMs": created_at,
+        "updatedAtMs": updated_at,
+    }
+
+
 # What a memory's metadata says of its message; ours, so an edit's metadata cannot overwrite them.
 MEMORY_METADATA = ("type", "source", "entityName", "timestamp", "seq", "updatedAt", "messageServerId")
 
@@ -224,10 +235,9 @@ def rest_server(server: MessageServer) -> JsonObject:
         "sourceType": server.source_type,
         "sourceId": server.source_id,
         "metadata": server.metadata,
-        "createdAt": server.created_at,
-        "updatedAt": server.updated_at,
+        **_times(server.created_at, server.updated_at),
     }
 
 
 def rest_channel(channel: Channel) -> JsonObject:
-    return channel_payload(channel)
+    return {**channel_payload(channel), **_times(channel.created_at, channel.updated_at)}
