@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py fanout connections  # some scenarios
     .venv/bin/python bench/run.py all --size smoke    # ~2 s per scenario at tiny size (the test suite's run)
     .venv/bin/python bench/run.py all --repeat 3      # median of three runs per figure
+    .venv/bin/python bench/run.py search              # search latency at 100k and 1M messages (bench/search.py)
 
 Scenarios: ``rtt`` (one message at a time), ``throughput`` (20 rooms x 5 clients, 10 sends in flight
 each, durable; loss and duplicates checked against the broadcasts and, for this server, the REST
@@ -54,6 +55,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="override one generator setting, e.g. --set fanout.LISTENERS=200 (see bench/scenarios.py SIZES)",
     )
     parser.add_argument("--servers", default="ours,node", help="comma-separated: ours, node (default both)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this server, e.g. --env ELIZA_EMBEDDINGS=local (indexing on) to compare with a run without",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="where the Markdown table goes")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where every raw figure goes")
     args = parser.parse_args(argv)
@@ -80,6 +88,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         args.overrides.setdefault(scenario, {})[name] = value
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--env {item!r}: write NAME=VALUE, e.g. ELIZA_EMBEDDINGS=local")
+        servers.OUR_ENV[name] = value
     return args
 
 
@@ -134,4 +147,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["search"]:  # search latency and index cost, straight on the stores (bench/search.py)
+        from bench import search
+
+        sys.exit(search.main(sys.argv[2:]))
     sys.exit(run(parse()))

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[test,semantic]"
 for dir in tests/js tests/js-legacy bench; do
   if [ -f "$dir/package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
@@ -14,6 +14,7 @@ for dir in tests/js tests/js-legacy bench; do
 done
 bash scripts/install-browser.sh
 bash scripts/install-nginx.sh
+bash scripts/install-pgvector.sh
 
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy

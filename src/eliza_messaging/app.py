@@ -49,6 +49,7 @@ from .gateway.http import (
     media,
     memories,
     messages,
+    search,
     servers,
     sessions,
     system,
@@ -66,6 +67,7 @@ from .gateway.shutdown import GracefulStop
 from .gateway.socketio import SocketGateway
 from .gateway.tokens import TokenSettings, TokenVerifier
 from .messaging.agent_posts import AgentPosts
+from .messaging.indexer import Indexer
 from .messaging.jobs import JobLimits, Jobs
 from .messaging.media import MediaLibrary
 from .messaging.metrics import REGISTRY, watch_queue_lag
@@ -74,6 +76,7 @@ from .messaging.retention import Retention
 from .messaging.service import MessagingService
 from .messaging.sessions import Sessions
 from .messaging.validation import Limits
+from .models.embedders import create_embedder
 from .protocol.types import Event
 from .queue.base import MessageQueue
 from .queue.memory import InProcessQueue
@@ -158,6 +161,7 @@ def build_components(settings: Settings) -> Components:
         replay_max=settings.replay_max,
         node_records=node_records,
         sessions=sio.sessions,
+        indexer=build_indexer(settings, store),
         runs_keep=settings.agent_runs_keep,
     )
     logs = LogStream(messaging.fanout)
@@ -172,6 +176,8 @@ def build_components(settings: Settings) -> Components:
             timeout_s=settings.agent_timeout_s,
             max_agent_chain=settings.agent_max_chain,
             max_queued=settings.agent_lane_max,
+            recall=settings.agent_recall,
+            recall_tokens=settings.agent_recall_tokens,
         ),
     )
     library = MediaLibrary(
@@ -242,6 +248,19 @@ def build_store(settings: Settings) -> Store:
 
         return PostgresStore(settings.postgres_url)
     return SQLiteStore(settings.sqlite_path)
+
+
+def build_indexer(settings: Settings, store: Store) -> Indexer | None:
+    """With an embedder (``ELIZA_EMBEDDINGS``, ``ELIZA_EMBEDDINGS_URL``), messages are embedded for semantic search."""
+    embedder = create_embedder(
+        settings.embeddings,
+        url=settings.embeddings_url,
+        model=settings.embeddings_model,
+        api_key=settings.embeddings_api_key,
+    )
+    if embedder is None:
+        return None
+    return Indexer(store, embedder, queue_max=settings.embeddings_queue_max)
 
 
 def build_queue(settings: Settings) -> MessageQueue:
@@ -391,7 +410,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api.state.sessions = Sessions(parts.messaging)
     api.state.agent_posts = AgentPosts(parts.messaging)
     api.state.reply_timeout_s = settings.reply_wait_s or settings.agent_timeout_s + REPLY_WAIT_MARGIN_S
-    for router in (messages, exports, entities, servers, channels, dm, actions, sessions, jobs):
+    for router in (messages, exports, entities, servers, channels, dm, actions, sessions, jobs, search):
         api.include_router(router.router, prefix="/api/messaging")
     api.include_router(memories.router)
     api.include_router(media.router)

@@ -117,6 +117,27 @@ class Settings(BaseSettings):
     agent_queue_max: int = Field(
         10_000, gt=0, validation_alias=AliasChoices("ELIZA_AGENT_QUEUE_MAX", "agent_queue_max")
     )  # in-process queue: stored messages not yet taken by an agent; senders wait when it is full
+    agent_recall: bool = Field(
+        True, validation_alias=AliasChoices("ELIZA_AGENT_RECALL", "agent_recall")
+    )  # agents also read the older messages most related to the one they answer (keyword, + meaning with an embedder)
+    agent_recall_tokens: int = Field(
+        512, ge=0, validation_alias=AliasChoices("ELIZA_AGENT_RECALL_TOKENS", "agent_recall_tokens")
+    )  # at most about this many tokens (4 characters each) of recalled messages in an agent's prompt
+    embeddings: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_EMBEDDINGS", "embeddings")
+    )  # none, openai or local (the offline model of the [semantic] extra); unset: openai when the URL is set
+    embeddings_url: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_EMBEDDINGS_URL", "embeddings_url")
+    )  # an OpenAI-compatible API root, e.g. http://127.0.0.1:11434/v1 (its /embeddings is called)
+    embeddings_model: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_EMBEDDINGS_MODEL", "embeddings_model")
+    )
+    embeddings_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("ELIZA_EMBEDDINGS_API_KEY", "embeddings_api_key")
+    )
+    embeddings_queue_max: int = Field(
+        4096, gt=0, validation_alias=AliasChoices("ELIZA_EMBEDDINGS_QUEUE_MAX", "embeddings_queue_max")
+    )  # messages waiting to be embedded; past it they are found by the next backfill instead
     agent_runs_keep: int = Field(
         1000, ge=1, validation_alias=AliasChoices("ELIZA_AGENT_RUNS_KEEP", "agent_runs_keep")
     )  # runs (an agent's processing of one message, with its model calls) kept per agent, newest first

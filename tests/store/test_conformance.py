@@ -115,7 +115,7 @@ async def test_reopening_keeps_the_data_and_applies_each_migration_once(backend:
         assert [s.id for s in await second.list_message_servers()] == [SERVER]
     finally:
         await second.close()
-    assert await backend.migrations() == [1, 2, 3, 4, 5, 6, 7]
+    assert await backend.migrations() == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None:
@@ -127,7 +127,7 @@ async def test_nodes_starting_together_migrate_once(pg_backend: Backend) -> None
         assert [len(await s.list_message_servers()) for s in stores] == [1, 1, 1, 1]
     finally:
         await asyncio.gather(*(s.close() for s in stores))
-    assert await pg_backend.migrations() == [1, 2, 3, 4, 5, 6, 7]
+    assert await pg_backend.migrations() == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 # message servers --------------------------------------------------------------------------

@@ -20,6 +20,9 @@ Behaviour is chosen per instance with ``mode`` and can be changed between reques
 ``hang``    accepts the request and never answers (until the server stops)
 ``garbled`` streams events whose data is not JSON (a non-streamed request still gets JSON)
 
+``/v1/embeddings`` answers too: each input as a bag of its words hashed into a small unit vector
+(``bag_of_words``), in reverse order of ``index`` (clients must reorder); ``error`` mode fails it.
+
 The reply text is ``reply``, or ``responder(request)`` when a responder is given. Every
 request is recorded in ``requests`` (body parsed from JSON) for assertions.
 """
@@ -32,6 +35,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -270,6 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             body = {"_raw": body}
         request = self._record(body)
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(request, self.owner._snapshot())
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send_error_json(404, f"No route for POST {self.path}", "not_found")
             return
@@ -287,6 +294,27 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.owner._record(request)
         return request
+
+    # -- embeddings -------------------------------------------------------------------
+
+    def _embeddings(self, request: RecordedRequest, cfg: dict[str, Any]) -> None:
+        """``/v1/embeddings``: each input as a bag of its words hashed into ``EMBEDDING_DIMENSIONS``
+        (deterministic: texts sharing words are near, others far); ``error`` mode fails it too."""
+        key = cfg["api_key"]
+        if key is not None and self.headers.get("Authorization") != f"Bearer {key}":
+            self._send_error_json(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+            return
+        if cfg["mode"] == "error":
+            self._send_error_json(int(cfg["status"]), str(cfg["error_message"]), "server_error")
+            return
+        inputs = request.body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+            self._send_error_json(400, "input must be a non-empty string or list of them", "invalid_request_error")
+            return
+        data = [{"object": "embedding", "index": i, "embedding": bag_of_words(t)} for i, t in enumerate(texts)]
+        # answered in reverse order: clients must put them back by index
+        self._send_json(200, {"object": "list", "data": data[::-1], "model": request.model or "fake-embedding"})
 
     # -- chat completions -------------------------------------------------------------
 
@@ -391,6 +419,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error_json(self, status: int, message: str, kind: str, code: str | None = None) -> None:
         self._send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
+
+
+EMBEDDING_DIMENSIONS = 64
+
+
+def bag_of_words(text: str) -> list[float]:
+    """The fake's embedding: word counts hashed into a small unit vector."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        vector[zlib.crc32(word.encode()) % EMBEDDING_DIMENSIONS] += 1.0
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
 
 
 def _ident() -> str:

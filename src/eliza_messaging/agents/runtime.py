@@ -27,10 +27,12 @@ import logging
 import time
 from dataclasses import dataclass
 
+from ..messaging.errors import MessagingError
 from ..messaging.reply import Reply
 from ..messaging.runs import RunRecorder
 from ..messaging.service import MessagingService
 from ..models.base import GenerationRequest, ModelError, TextModel
+from ..protocol.types import ChannelType
 from ..records import Channel, Message
 from .character import Character
 from .context import build_request
@@ -54,6 +56,9 @@ class AgentOptions:
     seed: int | None = None
     max_queued: int = 64  # messages waiting in one channel's lane
     max_lanes: int = 10_000  # channels one agent works in at once
+    recall: bool = True  # also read the older messages most related to the trigger (context.py)
+    recall_tokens: int = 512  # their budget in the prompt (about 4 characters a token)
+    recall_messages: int = 8  # at most this many recalled messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +261,13 @@ class Agent:
             channel.id, limit=self.options.history_limit, before=trigger.created_at + 1
         )
         request = build_request(
-            self.character, history, trigger, timeout_s=self.options.timeout_s, seed=self.options.seed
+            self.character,
+            history,
+            trigger,
+            timeout_s=self.options.timeout_s,
+            seed=self.options.seed,
+            recalled=await self._recall(trigger, channel, history),
+            recall_tokens=self.options.recall_tokens,
         )
         decided = await self._verdict(trigger, channel)
         thought = _thought(trigger, channel)
@@ -284,6 +295,26 @@ class Agent:
             who = trigger.author_name or "Someone"
             thought = f"{who} did not name me; my model judged the message worth answering."
         return request, decided, thought
+
+    async def _recall(self, trigger: Message, channel: Channel, history: list[Message]) -> list[Message]:
+        """Older messages related to the trigger, beyond the recent window: only when the window is full
+        (there is something older) or in a DM (earlier DMs with the same person count too)."""
+        options = self.options
+        if not options.recall or options.recall_tokens <= 0:
+            return []
+        if len(history) < options.history_limit and channel.type != ChannelType.DM:
+            return []
+        try:
+            return await self.messaging.search.recall(
+                channel,
+                trigger,
+                agent_id=self.id,
+                exclude_ids=[m.id for m in history],
+                limit=options.recall_messages,
+            )
+        except MessagingError:
+            log.warning("recall failed; answering from the recent window", extra={"agent": self.name})
+            return []
 
     async def _answer(
         self, reply: Reply, trigger: Message, request: GenerationRequest, run: RunRecorder, thought: str

@@ -125,6 +125,8 @@ class AgentPosts:
             updated_at=max(now_ms(), current.updated_at + 1),
         )
         stored = await self._store.update_message(updated)
+        if stored.content != current.content and self._service.indexer is not None:
+            self._service.indexer.notify(stored.id)  # its old vector went with the edit
         channel = await self._service.channels.get(stored.channel_id)
         server_id = channel.message_server_id if channel else DEFAULT_SERVER_ID
         await self._broadcast(stored, server_id)

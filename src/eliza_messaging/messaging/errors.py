@@ -167,3 +167,16 @@ class TooManyJobs(MessagingError):
 
     code = "TOO_MANY_JOBS"
     status = 429
+
+
+class SemanticSearchOff(InvalidPayload):
+    """Semantic search was asked of a server that has no embedder (or nowhere to keep vectors)."""
+
+    code = "SEMANTIC_SEARCH_OFF"
+
+
+class SearchUnavailable(MessagingError):
+    """Semantic search was asked for and its embedder failed just now; keyword search still works."""
+
+    code = "SEARCH_UNAVAILABLE"
+    status = 503

@@ -26,6 +26,7 @@ from .clock import new_id, now_ms
 from .errors import MessagingError, StorageUnavailable
 from .gate import Gate
 from .identity import Caller, Identity
+from .indexer import Indexer
 from .nodes import Nodes
 from .outbox import Outbox
 from .presence import Presence, SocketState
@@ -35,6 +36,7 @@ from .replies import ReplyWatchers, Watch
 from .reply import Reply
 from .runs import DEFAULT_KEEP as DEFAULT_RUNS_KEEP
 from .runs import AgentRuns
+from .search import Search
 from .validation import Limits
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class MessagingService:
         live_hold: LiveHold | None = None,
         replay_max: int = DEFAULT_REPLAY_MAX,
         node_records: NodeRecords | None = None,
+        indexer: Indexer | None = None,
         sessions: SessionStore | None = None,
         runs_keep: int = DEFAULT_RUNS_KEEP,
     ) -> None:
@@ -72,7 +75,8 @@ class MessagingService:
         ``live_hold`` and ``replay_max``: replay on rejoin (``replay.py``). ``node_records``: what this node holds,
         for another to clean up if it dies (``nodes.py``; several nodes). ``sessions``: connection-state
         recovery's, where the reaper saves a dead node's sockets. ``runs_keep``: agent runs kept per
-        agent (``runs.py``)."""
+        agent (``runs.py``). ``indexer``: keeps the messages' embeddings for semantic search (``indexer.py``;
+        None: keyword search only)."""
         self.store = store
         self.fanout = fanout
         self.queue = queue
@@ -92,6 +96,8 @@ class MessagingService:
         self.access = Access(store, self.channels, isolation=isolation)
         self.runs = AgentRuns(store, self.access, keep=runs_keep)
         self.replay = Replay(store, live_hold, max_messages=replay_max)
+        self.indexer = indexer
+        self.search = Search(store, self.access, self.channels, indexer)
         self.nodes = (
             Nodes(node_records, fanout, self.replies.notify, self.presence.sockets, sessions=sessions)
             if node_records is not None
@@ -106,6 +112,8 @@ class MessagingService:
         await self.channels.start()
         if self.nodes is not None:
             await self.nodes.start()
+        if self.indexer is not None:
+            await self.indexer.start()
         now = now_ms()
         await self.store.ensure_message_server(
             MessageServer(
@@ -123,6 +131,8 @@ class MessagingService:
         return {"database": store_ok, "redis": queue_ok}
 
     async def close(self) -> None:
+        if self.indexer is not None:
+            await self.indexer.close()
         await self.outbox.close()
         await self.channels.close()
         if self.nodes is not None:
@@ -275,7 +285,10 @@ class MessagingService:
         """Store durably; ``created`` is False (with the original) when this client id was stored before."""
         try:
             with metrics.STORE_WRITE_SECONDS.time():
-                return await self.store.append_message(message)
+                stored = await self.store.append_message(message)
+            if stored.created and self.indexer is not None:
+                self.indexer.notify(stored.message.id)  # embedded later, off this path
+            return stored
         except Exception as exc:
             log.exception("message not stored", extra={"channel": message.channel_id})
             raise StorageUnavailable(

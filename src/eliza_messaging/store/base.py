@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
+from .search import KeywordQuery, SearchHit, SearchScope
 
 
 class StoreError(Exception):
@@ -165,6 +166,39 @@ class Store(Protocol):
         ...
 
     async def delete_sessions_expired_before(self, before: int) -> int: ...
+
+    # search (store/search.py): words always; vectors once ``enable_vectors`` succeeded
+    async def keyword_search(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
+        """The best ``limit`` messages in ``scope`` matching ``query``, best first."""
+        ...
+
+    async def member_channels(self, entity_id: str) -> list[str]:
+        """The channels ``entity_id`` is a participant of."""
+        ...
+
+    async def enable_vectors(self) -> None:
+        """Make vector storage and search ready; ``VectorsUnavailable`` says what is missing."""
+        ...
+
+    async def vector_search(
+        self, model: str, vector: Sequence[float], scope: SearchScope, limit: int
+    ) -> list[SearchHit]:
+        """The ``limit`` messages in ``scope`` whose ``model`` vectors are nearest ``vector`` (cosine)."""
+        ...
+
+    async def pending_embeddings(self, model: str, *, after: int, limit: int) -> list[tuple[int, str, str]]:
+        """(position, id, text) of the oldest ``limit`` messages past position ``after`` without a vector
+        of ``model``; the position is the store's own insertion order, for the next call's ``after``."""
+        ...
+
+    async def message_texts(self, message_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(id, text) of those of ``message_ids`` still stored."""
+        ...
+
+    async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
+        """Store (id, the text it was made from, vector) of each, unless the message is gone or its text
+        changed meanwhile; returns how many were stored."""
+        ...
 
     # agent runs: what each agent did with each message (the ElizaOS run and model-call views)
     async def save_agent_run(self, run: AgentRun, *, keep: int) -> None:

@@ -29,10 +29,11 @@ import asyncpg
 import orjson
 
 from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
-from . import rows
+from . import postgres_search, rows
 from .base import StoreError
 from .pg_batch import AppendBatcher
 from .postgres_schema import MIGRATIONS
+from .search import KeywordQuery, SearchHit, SearchScope
 
 T = TypeVar("T")
 
@@ -63,6 +64,7 @@ class PostgresStore:
         self._server_settings = dict(server_settings) if server_settings else None
         self._pool: Any = None  # asyncpg.Pool
         self._batcher = AppendBatcher(self._append_batch, self._append_one)
+        self._vector_schema: str | None = None  # where pgvector lives, once enable_vectors succeeded
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -465,6 +467,51 @@ class PostgresStore:
             )
         )
         return [_message(r) for r in rows]
+
+    # search -----------------------------------------------------------------------------
+
+    async def keyword_search(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
+        found = await self._read(lambda c: postgres_search.keyword_search(c, query, scope, limit))
+        n = _MESSAGE_COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), r[n + 1]) for r in found]
+
+    async def member_channels(self, entity_id: str) -> list[str]:
+        return await self._read(lambda c: postgres_search.member_channels(c, entity_id))
+
+    async def enable_vectors(self) -> None:
+        if self._vector_schema is not None:
+            return
+        pool = self._pool
+        if pool is None:
+            raise StoreError("The store is not open.")
+        try:
+            async with pool.acquire() as conn:
+                self._vector_schema = await postgres_search.ensure_vectors(conn)
+        except DB_ERRORS as exc:
+            raise StoreError(f"PostgreSQL refused to set up vectors (pgvector): {exc}") from exc
+
+    def _vectors(self) -> str:
+        if self._vector_schema is None:
+            raise StoreError("Vectors are not enabled on this store (enable_vectors).")
+        return self._vector_schema
+
+    async def vector_search(
+        self, model: str, vector: Sequence[float], scope: SearchScope, limit: int
+    ) -> list[SearchHit]:
+        schema = self._vectors()
+        found = await self._read(lambda c: postgres_search.vector_search(c, schema, model, vector, scope, limit))
+        n = _MESSAGE_COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), "") for r in found]
+
+    async def pending_embeddings(self, model: str, *, after: int, limit: int) -> list[tuple[int, str, str]]:
+        return await self._read(lambda c: postgres_search.pending_embeddings(c, model, after, limit))
+
+    async def message_texts(self, message_ids: Sequence[str]) -> list[tuple[str, str]]:
+        return await self._read(lambda c: postgres_search.texts(c, message_ids))
+
+    async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
+        schema = self._vectors()
+        return await self._write(lambda c: postgres_search.save_vectors(c, schema, model, items))
 
     # the user's control over the memory -------------------------------------------------
 
@@ -916,6 +963,7 @@ SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1 AND NOT EXISTS (SELECT FRO
 """
 
 _MESSAGE_COLUMNS = rows.MESSAGE_COLUMNS
+_MESSAGE_COLUMN_COUNT = len(_MESSAGE_COLUMNS.split(","))
 _PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
 # One statement: take the channel's next offset (the row stays locked until the statement commits,
 # so concurrent appends to the channel, from any node, queue there and get 1, 2, 3, ... in commit

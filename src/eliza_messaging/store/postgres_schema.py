@@ -181,4 +181,18 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
         """,
     ),
+    (
+        8,
+        # Search (see sqlite_schema 8): a tsvector generated from the text, so every insert, edit and
+        # delete keeps it in step inside its own statement, and existing rows get theirs as the column
+        # is added; the GIN index answers word, phrase and prefix queries. The 'simple' configuration
+        # folds case in every script and drops no stop words (messages are in any language). The
+        # vectors (pgvector) live in ``message_vectors``, made when an embedder is configured
+        # (store/postgres_search.py), since the extension may not be installed where none is used.
+        """
+        ALTER TABLE central_messages ADD COLUMN search_tsv tsvector
+            GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, content)) STORED;
+        CREATE INDEX central_messages_search ON central_messages USING gin (search_tsv);
+        """,
+    ),
 )

@@ -10,6 +10,7 @@ they never wait behind a commit (WAL lets them see the last committed state).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,14 +21,17 @@ from typing import Any, TypeVar
 import orjson
 
 from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, StoredMessage
-from . import rows
+from . import rows, sqlite_search
 from .base import StoreError
+from .search import KeywordQuery, SearchHit, SearchScope
 from .sqlite_schema import MIGRATIONS
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 WriteOp = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512
+CATCH_UP_DELAY_S = 0.2  # how long appends gather before the keyword index takes them in one batch
 
 
 def _dumps(value: Any) -> str:
@@ -49,6 +53,12 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._vectors: Any = None  # a reader with sqlite-vec (enable_vectors), on the reader thread
+        # the keyword index catches up in batches (sqlite_search.catch_up): appends made / indexed so far
+        self._appends = 0
+        self._indexed_appends = 0
+        self._catch_up: asyncio.TimerHandle | None = None
+        self._catch_up_tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -58,6 +68,7 @@ class SQLiteStore:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await loop.run_in_executor(self._writer_pool, self._connect_writer)
         self._reader = await loop.run_in_executor(self._reader_pool, self._connect_reader)
+        await self._index_now(force=True)  # rows stored but not indexed when the last process stopped
 
     def _connect_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -88,9 +99,8 @@ class SQLiteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(script):
+                    conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,))
                 conn.execute("COMMIT")
             except BaseException:
@@ -98,11 +108,18 @@ class SQLiteStore:
                 raise
 
     async def close(self) -> None:
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            self._catch_up = None
+        await self._index_now()
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         loop = asyncio.get_running_loop()
         if self._reader is not None and self._reader is not self._writer:
             await loop.run_in_executor(self._reader_pool, self._reader.close)
+        if self._vectors is not None:
+            await loop.run_in_executor(self._reader_pool, self._vectors.close)
+            self._vectors = None
         if self._writer is not None:
             await loop.run_in_executor(self._writer_pool, self._writer.close)
         self._reader = self._writer = None
@@ -314,7 +331,34 @@ class SQLiteStore:
             )
             return StoredMessage(replace(message, seq=seq), created=True)
 
-        return await self._write(op)
+        stored: StoredMessage = await self._write(op)
+        if stored.created:
+            self._appended()
+        return stored
+
+    def _appended(self) -> None:
+        """A row to index: the keyword index catches up soon, in one batch with the others."""
+        self._appends += 1
+        if self._catch_up is None:
+            self._catch_up = asyncio.get_running_loop().call_later(CATCH_UP_DELAY_S, self._start_catch_up)
+
+    def _start_catch_up(self) -> None:
+        self._catch_up = None
+        task = asyncio.get_running_loop().create_task(self._index_now())
+        self._catch_up_tasks.add(task)
+        task.add_done_callback(self._catch_up_tasks.discard)
+
+    async def _index_now(self, *, force: bool = False) -> None:
+        """Bring the keyword index up to every append made so far (errors: the next call retries)."""
+        wanted = self._appends
+        if (self._indexed_appends >= wanted and not force) or self._writer is None:
+            return
+        try:
+            await self._write(sqlite_search.catch_up)
+        except Exception:  # the store is closing, or the disk failed: the next append or search tries again
+            log.warning("the keyword index could not catch up; retrying later", exc_info=True)
+            return
+        self._indexed_appends = max(self._indexed_appends, wanted)
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await self._read(
@@ -499,6 +543,45 @@ class SQLiteStore:
             ).fetchall()
         )
         return [_message(r) for r in rows]
+
+    # search -----------------------------------------------------------------------------
+
+    async def keyword_search(self, query: KeywordQuery, scope: SearchScope, limit: int) -> list[SearchHit]:
+        await self._index_now()  # whatever was acknowledged before this search is found by it
+        found = await self._read(lambda c: sqlite_search.keyword_search(c, query, scope, limit))
+        n = sqlite_search.COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), r[n + 1]) for r in found]
+
+    async def member_channels(self, entity_id: str) -> list[str]:
+        return await self._read(lambda c: sqlite_search.member_channels(c, entity_id))
+
+    async def enable_vectors(self) -> None:
+        if self._vectors is None:
+            loop = asyncio.get_running_loop()
+            self._vectors = await loop.run_in_executor(self._reader_pool, sqlite_search.connect_vectors, self._path)
+
+    async def vector_search(
+        self, model: str, vector: Sequence[float], scope: SearchScope, limit: int
+    ) -> list[SearchHit]:
+        conn = self._vectors
+        if conn is None:
+            raise StoreError("Vectors are not enabled on this store (enable_vectors).")
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._reader_pool, sqlite_search.vector_search, conn, model, vector, scope, limit
+        )
+        n = sqlite_search.COLUMN_COUNT
+        return [SearchHit(_message(r), float(r[n]), "") for r in found]
+
+    async def pending_embeddings(self, model: str, *, after: int, limit: int) -> list[tuple[int, str, str]]:
+        return await self._read(lambda c: sqlite_search.pending_embeddings(c, model, after, limit))
+
+    async def message_texts(self, message_ids: Sequence[str]) -> list[tuple[str, str]]:
+        return await self._read(lambda c: sqlite_search.texts(c, message_ids))
+
+    async def save_vectors(self, model: str, items: Sequence[tuple[str, str, Sequence[float]]]) -> int:
+        saved: int = await self._write(lambda c: sqlite_search.save_vectors(c, model, items))
+        return saved
 
     # the user's control over the memory -------------------------------------------------
 
@@ -785,6 +868,22 @@ _TRIM_RUNS = (
 
 def _loads_list(text: str | None) -> Any:
     return orjson.loads(text) if text else []
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one: split at each ``;`` that ends a whole statement (a trigger's
+    body holds several)."""
+    statements: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current)
+            current = ""
+    if current.strip(" \n;"):
+        statements.append(current)
+    return statements
 
 
 def _server(row: Sequence[Any]) -> MessageServer:

@@ -180,4 +180,44 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
         CREATE INDEX agent_runs_agent_started ON agent_runs(agent_id, started_at, id);
         """,
     ),
+    (
+        8,
+        # Search (issue 13). ``messages_fts`` is an FTS5 index
+        # over the messages' text (external content: the text itself stays in ``central_messages``);
+        # ``unicode61 remove_diacritics 2`` folds case and accents of every script ("café" matches
+        # "cafe"). New rows are indexed in batches, not row by row: ``search_progress.indexed_seq`` is the
+        # last row indexed, the store indexes what is past it shortly after appends and always before a
+        # search (store/sqlite_search.py ``catch_up``), so a search sees every message acknowledged
+        # before it, at a small part of a per-row trigger's cost (docs/performance.md). Edits and deletes
+        # of indexed rows are kept in step by triggers in the writing transaction; existing rows are
+        # indexed by the rebuild. ``message_vectors`` holds each message's embedding (float32, written
+        # by messaging/indexer.py off the send path) under the model that made it; it goes with its
+        # message (the cascade) and when the text changes (the trigger).
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='central_messages', content_rowid='seq', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+        CREATE TABLE search_progress (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_seq INTEGER NOT NULL);
+        INSERT INTO search_progress (id, indexed_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM central_messages;
+        CREATE TRIGGER central_messages_fts_delete AFTER DELETE ON central_messages
+            WHEN old.seq <= (SELECT indexed_seq FROM search_progress) BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        END;
+        CREATE TRIGGER central_messages_fts_update AFTER UPDATE OF content ON central_messages
+            WHEN old.seq <= (SELECT indexed_seq FROM search_progress) BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+        END;
+        CREATE TABLE message_vectors (
+            message_id TEXT PRIMARY KEY REFERENCES central_messages(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE TRIGGER central_messages_vector_stale AFTER UPDATE OF content ON central_messages
+            WHEN new.content IS NOT old.content BEGIN
+            DELETE FROM message_vectors WHERE message_id = new.id;
+        END;
+        """,
+    ),
 )

@@ -169,6 +169,18 @@ class MessageList(BaseModel):
     limit: int = Field(description="The page size used: the one asked for, at most 1000")
 
 
+class SearchHitView(BaseModel):
+    message: MessageView
+    score: float = Field(description="Higher is better; comparable only within one answer")
+    snippet: str = Field(description="Where it matched, matched words between ** (keyword); else the text's start")
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHitView]
+    mode: Literal["keyword", "semantic", "hybrid"] = Field(description="The mode that answered")
+    notice: str | None = Field(None, description="Why the answer's mode differs from the one asked for")
+
+
 class BusMessageView(BaseModel):
     """ElizaOS's MessageServiceStructure (snake_case) with camelCase names alongside."""
 
