@@ -5,6 +5,10 @@ PostgreSQL comes from ``POSTGRES_TEST_URL`` (default: trust auth on 127.0.0.1:54
 never see each other's rows and need no database to be created. When PostgreSQL does not
 answer, its cases skip, except in CI (``CI=true``), where a missing database must not pass
 for a green run: they fail.
+
+The ``pgvector`` backend is the same PostgreSQL store on a server that has pgvector (the
+``pgserver`` wheel's PostgreSQL 16, started once per run; see tests/support/pgvector_server.py),
+for the tests of the ``vector`` column, which the machine's PostgreSQL cannot run.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ from eliza_messaging.store.base import Store
 from eliza_messaging.store.postgres import PostgresStore
 from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import service_missing
+from tests.support.pgvector_server import PgvectorServerError, pgvector_server
 
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONNECT_TIMEOUT_S = 3.0
@@ -53,27 +58,30 @@ def without_postgres(reason: str) -> NoReturn:
 
 
 @asynccontextmanager
-async def postgres_schema() -> AsyncIterator[str]:
-    """A fresh empty schema in the test database (its name), dropped with everything in it afterwards."""
-    reason = await postgres_unavailable()
-    if reason is not None:
-        without_postgres(reason)
+async def postgres_schema(url: str | None = None) -> AsyncIterator[str]:
+    """A fresh empty schema in the test database (its name), dropped with everything in it afterwards.
+
+    ``url`` is another server's test database (the pgvector one); by default ``POSTGRES_TEST_URL``."""
+    if url is None:
+        reason = await postgres_unavailable()
+        if reason is not None:
+            without_postgres(reason)
     name = f"test_{uuid.uuid4().hex[:16]}"
-    await _admin(f'CREATE SCHEMA "{name}"')
+    await _admin(f'CREATE SCHEMA "{name}"', url)
     try:
         yield name
     finally:
-        await _admin(f'DROP SCHEMA "{name}" CASCADE')
+        await _admin(f'DROP SCHEMA "{name}" CASCADE', url)
 
 
-def postgres_url(schema: str) -> str:
-    """``POSTGRES_TEST_URL`` with every connection's search_path set to ``schema`` (as POSTGRES_URL takes it)."""
-    separator = "&" if "?" in POSTGRES_TEST_URL else "?"
-    return f"{POSTGRES_TEST_URL}{separator}options={quote(f'-c search_path={schema}')}"
+def postgres_url(schema: str, base: str = POSTGRES_TEST_URL) -> str:
+    """``base`` with every connection's search_path set to ``schema`` (as POSTGRES_URL takes it)."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-c search_path={schema}')}"
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_TEST_URL, timeout=CONNECT_TIMEOUT_S)
+async def _admin(sql: str, url: str | None = None) -> None:
+    conn = await asyncpg.connect(url or POSTGRES_TEST_URL, timeout=CONNECT_TIMEOUT_S)
     try:
         await conn.execute(sql)
     finally:
@@ -97,26 +105,45 @@ def sqlite_backend(path: Path) -> Backend:
     return Backend("sqlite", lambda: SQLiteStore(path), migrations)
 
 
-def postgres_backend(schema: str) -> Backend:
+def postgres_backend(schema: str, base: str = POSTGRES_TEST_URL, name: str = "postgres") -> Backend:
     async def migrations() -> list[int]:
-        conn = await asyncpg.connect(postgres_url(schema), timeout=CONNECT_TIMEOUT_S)
+        conn = await asyncpg.connect(postgres_url(schema, base), timeout=CONNECT_TIMEOUT_S)
         try:
             return [row[0] for row in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")]
         finally:
             await conn.close()
 
-    return Backend(
-        "postgres", lambda: PostgresStore(POSTGRES_TEST_URL, server_settings={"search_path": schema}), migrations
-    )
+    return Backend(name, lambda: PostgresStore(base, server_settings={"search_path": schema}), migrations)
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """The test database of a PostgreSQL with pgvector, started once per run (and per xdist worker);
+    pytest keeps a failed start's skip (or CI failure) for the rest of the run."""
+    try:
+        with pgvector_server() as server:
+            yield server.url
+    except PgvectorServerError as exc:
+        service_missing("PostgreSQL with pgvector", f"the pgvector PostgreSQL (pgserver) did not start: {exc}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Each backend in turn; a test may add ``pgvector`` with
+    ``@pytest.mark.parametrize("backend", WITH_PGVECTOR, indirect=True)``."""
     if request.param == "sqlite":
         yield sqlite_backend(tmp_path / "m.sqlite3")
         return
+    if request.param == "pgvector":
+        url = request.getfixturevalue("pgvector_url")
+        async with postgres_schema(url) as schema:
+            yield postgres_backend(schema, url, "pgvector")
+        return
     async with postgres_schema() as schema:
         yield postgres_backend(schema)
+
+
+WITH_PGVECTOR = ["sqlite", "postgres", "pgvector"]
 
 
 @pytest.fixture

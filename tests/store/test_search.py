@@ -10,16 +10,19 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from eliza_messaging.store import postgres, sqlite
 from eliza_messaging.store.base import Store
 from eliza_messaging.store.search import KeywordQuery, SearchScope, Term
 from eliza_messaging.store.sqlite import CATCH_UP_DELAY_S, SQLiteStore
-from tests.store.conftest import Backend
+from tests.store.conftest import WITH_PGVECTOR, Backend, postgres_backend, postgres_schema, postgres_url
 from tests.store.test_conformance import channel, message, with_server
 
 ALL = SearchScope()
+# every test here on each backend, and on a PostgreSQL that has pgvector (the vector column's own path)
+on_each_backend = pytest.mark.parametrize("backend", WITH_PGVECTOR, indirect=True)
 
 
 def words(*texts: str, any_term: bool = False) -> KeywordQuery:
@@ -30,6 +33,7 @@ async def found(store: Store, query: KeywordQuery, scope: SearchScope = ALL, lim
     return [hit.message.content for hit in await store.keyword_search(query, scope, limit)]
 
 
+@on_each_backend
 async def test_words_phrases_prefixes_and_ranking(any_store: Store) -> None:
     store = await with_server(any_store)
     c = await channel(store)
@@ -68,6 +72,7 @@ async def test_words_phrases_prefixes_and_ranking(any_store: Store) -> None:
         assert await found(store, words(hostile)) == [] or hostile == "OR"
 
 
+@on_each_backend
 async def test_unicode_case_folding(any_store: Store, backend: Backend) -> None:
     store = await with_server(any_store)
     c = await channel(store)
@@ -81,6 +86,7 @@ async def test_unicode_case_folding(any_store: Store, backend: Backend) -> None:
         assert await found(store, words("cafe")) == ["Rendez-vous à l'ÉCOLE près du café"]
 
 
+@on_each_backend
 async def test_scope_channel_author_time_and_exclusions(any_store: Store) -> None:
     store = await with_server(any_store)
     a, b = await channel(store), await channel(store)
@@ -98,6 +104,7 @@ async def test_scope_channel_author_time_and_exclusions(any_store: Store) -> Non
     assert await store.member_channels("nobody") == []
 
 
+@on_each_backend
 async def test_index_follows_edits_and_every_kind_of_delete(any_store: Store) -> None:
     store = await with_server(any_store)
     c, other = await channel(store), await channel(store)
@@ -115,6 +122,7 @@ async def test_index_follows_edits_and_every_kind_of_delete(any_store: Store) ->
     assert await found(store, words("cascaded")) == []
 
 
+@on_each_backend
 async def test_existing_rows_are_indexed_by_the_migration(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     module = sqlite if backend.name == "sqlite" else postgres
     before_search = tuple(m for m in module.MIGRATIONS if m[0] < 8)
@@ -140,6 +148,7 @@ def unit(*values: float) -> list[float]:
     return [v / norm for v in values]
 
 
+@on_each_backend
 async def test_vectors_beside_messages(any_store: Store) -> None:
     store = await with_server(any_store)
     await store.enable_vectors()
@@ -175,6 +184,38 @@ async def test_vectors_beside_messages(any_store: Store) -> None:
     assert await store.vector_search("m1", unit(1, 0, 0), ALL, 5) == []
 
 
+async def test_pgvector_server_stores_vectors_in_a_vector_column(pgvector_url: str) -> None:
+    """On a server with pgvector the vectors are pgvector's ``vector`` (not the ``real[]`` fallback), so the
+    ``pgvector`` cases of this module test that path and cannot pass on the fallback unnoticed."""
+    async with postgres_schema(pgvector_url) as schema:
+        store = postgres_backend(schema, pgvector_url, "pgvector").make()
+        await store.open()
+        try:
+            await with_server(store)
+            await store.enable_vectors()
+            kept = (await store.append_message(message(await channel(store), "a vector", at=1))).message
+            assert await store.save_vectors("m", [(kept.id, kept.content, unit(3, 4))]) == 1
+            conn = await asyncpg.connect(postgres_url(schema, pgvector_url))
+            try:
+                column = await conn.fetchval(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                    " WHERE attrelid = 'message_vectors'::regclass AND attname = 'embedding'"
+                )
+                extension = await conn.fetchval(
+                    "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
+                )
+                stored = await conn.fetchval("SELECT embedding::text FROM message_vectors")
+            finally:
+                await conn.close()
+            assert (extension, column) == ("public", "public.vector")
+            assert stored == "[0.6,0.8]"  # pgvector's text form ({0.6,0.8} would be real[])
+            hits = await store.vector_search("m", unit(1, 0), ALL, 1)
+            assert [h.message.id for h in hits] == [kept.id]
+            assert hits[0].score == pytest.approx(0.6, abs=1e-6)
+        finally:
+            await store.close()
+
+
 async def test_sqlite_indexes_appends_in_batches_soon_after_and_on_open(tmp_path: Path) -> None:
     """New rows reach FTS5 in one batch shortly after they are appended (no search needed), and rows a
     stopped process left unindexed are indexed when the store opens again."""
@@ -208,6 +249,7 @@ async def test_sqlite_indexes_appends_in_batches_soon_after_and_on_open(tmp_path
         await reopened.close()
 
 
+@on_each_backend
 async def test_forgotten_and_expired_messages_leave_both_indexes(any_store: Store) -> None:
     """Forgetting an entity and retention delete through the store's own methods: the keyword index and
     the vectors lose those messages in the same statement."""
