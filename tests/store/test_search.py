@@ -184,6 +184,28 @@ async def test_vectors_beside_messages(any_store: Store) -> None:
     assert await store.vector_search("m1", unit(1, 0, 0), ALL, 5) == []
 
 
+TEXTS = ("long", "short", "zero")
+
+
+@on_each_backend
+async def test_similarity_is_the_cosine_and_zero_for_a_zero_vector(any_store: Store) -> None:
+    """Vectors need not be unit length (an OpenAI-compatible endpoint may return any); a zero vector has no
+    direction, so it is similar to nothing (0), never NaN or an error. Every backend gives the same scores."""
+    store = await with_server(any_store)
+    await store.enable_vectors()
+    c = await channel(store)
+    long, short, zero = [(await store.append_message(message(c, t, at=i + 1))).message for i, t in enumerate(TEXTS)]
+    # "long" points further from the query than "short" but is ten times longer: a dot product would rank it first
+    vectors = {long.id: [30.0, 40.0, 0.0], short.id: [0.9, 0.1, 0.0], zero.id: [0.0, 0.0, 0.0]}
+    assert await store.save_vectors("m", [(m.id, m.content, vectors[m.id]) for m in (long, short, zero)]) == 3
+    hits = await store.vector_search("m", [2.0, 0.0, 0.0], ALL, 5)
+    assert [h.message.content for h in hits] == ["short", "long", "zero"]
+    assert [h.score for h in hits] == pytest.approx([0.9 / math.hypot(0.9, 0.1), 0.6, 0.0], abs=1e-6)
+    hits = await store.vector_search("m", [0.0, 0.0, 0.0], ALL, 5)
+    assert sorted(h.message.content for h in hits) == ["long", "short", "zero"]
+    assert [h.score for h in hits] == [0.0, 0.0, 0.0]
+
+
 async def test_pgvector_server_stores_vectors_in_a_vector_column(pgvector_url: str) -> None:
     """On a server with pgvector the vectors are pgvector's ``vector`` (not the ``real[]`` fallback), so the
     ``pgvector`` cases of this module test that path and cannot pass on the fallback unnoticed."""

@@ -145,16 +145,22 @@ async def ensure_vectors(c: Any) -> str:
 async def vector_search(
     c: Connection, schema: str, model: str, vector: Sequence[float], scope: SearchScope, limit: int
 ) -> list[Any]:
-    """Rows of the message columns, then the cosine similarity; nearest first (exact)."""
+    """Rows of the message columns, then the cosine similarity; nearest first (exact).
+
+    A zero vector has no direction: its similarity is 0 (pgvector's distance to it is NaN), as on SQLite."""
     args: list[Any] = [literal(vector) if schema else array_literal(vector), model]
     where = _scope(scope, args)
     args.append(limit)
     if schema:
         distance = f"v.embedding OPERATOR({schema}.<=>) $1::text::{schema}.vector"
-        similarity, order = f"1 - ({distance})", distance
+        similarity, order = f"coalesce(1 - nullif({distance}, 'NaN'::float8), 0)", distance
     else:
-        # in float8: a product of two small float4s would underflow (an error in PostgreSQL)
-        similarity = "(SELECT sum(a::float8 * b::float8) FROM unnest(v.embedding, $1::text::real[]) AS t(a, b))"
+        # cosine, not the dot product: an OpenAI-compatible endpoint need not return unit vectors. In
+        # float8: a product of two small float4s would underflow (an error in PostgreSQL).
+        similarity = (
+            "coalesce((SELECT sum(a::float8 * b::float8) / nullif(sqrt(sum(a::float8 * a::float8))"
+            " * sqrt(sum(b::float8 * b::float8)), 0) FROM unnest(v.embedding, $1::text::real[]) AS t(a, b)), 0)"
+        )
         order = "similarity DESC"
     sql = (
         f"SELECT {_COLUMNS}, {similarity} AS similarity"

@@ -167,7 +167,9 @@ def vector_search(conn: Any, model: str, vector: Sequence[float], scope: SearchS
     join = " JOIN central_messages AS m ON m.id = v.message_id" if where else ""
     args.append(limit)
     nearest = conn.execute(
-        f"SELECT v.message_id, 1.0 - vec_distance_cosine(v.vector, ?) AS similarity FROM message_vectors AS v{join}"
+        # a zero vector has no cosine distance (NULL): similar to nothing, 0, as on PostgreSQL
+        "SELECT v.message_id, coalesce(1.0 - vec_distance_cosine(v.vector, ?), 0.0) AS similarity"
+        f" FROM message_vectors AS v{join}"
         f" WHERE v.model = ?{where} ORDER BY similarity DESC LIMIT ?",
         args,
     ).fetchall()
