@@ -11,6 +11,7 @@ from typing import NoReturn
 import pytest
 
 from tests.support.node import NodeClient, ensure_node_modules
+from tests.support.pgvector_server import PgvectorServerError, pgvector_server
 from tests.support.server import ServerProcess
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -29,6 +30,17 @@ def service_missing(service: str, reason: str) -> NoReturn:
 @pytest.fixture(scope="session", autouse=True)
 def _node_modules() -> None:
     ensure_node_modules()
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """The test database of a PostgreSQL that has pgvector (the machine's has not), started once per run
+    (and per xdist worker); pytest keeps a failed start's skip (or CI failure) for the rest of the run."""
+    try:
+        with pgvector_server() as started:
+            yield started.url
+    except PgvectorServerError as exc:
+        service_missing("PostgreSQL with pgvector", f"the pgvector PostgreSQL (pgserver) did not start: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ answer, its cases skip, except in CI (``CI=true``), where a missing database mus
 for a green run: they fail.
 
 The ``pgvector`` backend is the same PostgreSQL store on a server that has pgvector (the
-``pgserver`` wheel's PostgreSQL 16, started once per run; see tests/support/pgvector_server.py),
+``pgserver`` wheel's PostgreSQL 16: tests/conftest.py's ``pgvector_url``),
 for the tests of the ``vector`` column, which the machine's PostgreSQL cannot run.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,6 @@ from eliza_messaging.store.base import Store
 from eliza_messaging.store.postgres import PostgresStore
 from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import service_missing
-from tests.support.pgvector_server import PgvectorServerError, pgvector_server
 
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONNECT_TIMEOUT_S = 3.0
@@ -114,17 +113,6 @@ def postgres_backend(schema: str, base: str = POSTGRES_TEST_URL, name: str = "po
             await conn.close()
 
     return Backend(name, lambda: PostgresStore(base, server_settings={"search_path": schema}), migrations)
-
-
-@pytest.fixture(scope="session")
-def pgvector_url() -> Iterator[str]:
-    """The test database of a PostgreSQL with pgvector, started once per run (and per xdist worker);
-    pytest keeps a failed start's skip (or CI failure) for the rest of the run."""
-    try:
-        with pgvector_server() as server:
-            yield server.url
-    except PgvectorServerError as exc:
-        service_missing("PostgreSQL with pgvector", f"the pgvector PostgreSQL (pgserver) did not start: {exc}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -20,7 +20,7 @@ from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.records import Message
 from tests.conftest import new_id
 from tests.gateway.http.conftest import App
-from tests.store.conftest import postgres_schema, postgres_url
+from tests.store.conftest import WITH_PGVECTOR, postgres_schema, postgres_url
 from tests.support.fake_openai import FakeOpenAI
 
 API = "/api/messaging"
@@ -35,8 +35,13 @@ async def store_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[s
     if request.param == "sqlite":
         yield {}
         return
-    async with postgres_schema() as schema:
-        yield {"postgres_url": postgres_url(schema)}
+    base = request.getfixturevalue("pgvector_url") if request.param == "pgvector" else None
+    async with postgres_schema(base) as schema:
+        yield {"postgres_url": postgres_url(schema, base) if base else postgres_url(schema)}
+
+
+# the semantic tests also on a PostgreSQL with pgvector (the machine's has not: there they use real[])
+with_pgvector = pytest.mark.parametrize("store_settings", WITH_PGVECTOR, indirect=True)
 
 
 @asynccontextmanager
@@ -184,6 +189,7 @@ async def test_isolation_a_caller_finds_only_what_it_may_read(
     assert "have not said who you are" in anonymous["message"]
 
 
+@with_pgvector
 async def test_an_openai_compatible_embedder_gives_semantic_and_hybrid_search(
     app_factory: Callable[..., Awaitable[App]], store_settings: dict[str, Any]
 ) -> None:
@@ -235,6 +241,7 @@ async def test_an_openai_compatible_embedder_gives_semantic_and_hybrid_search(
         assert found["mode"] == "keyword" and "embedder" in found["notice"]
 
 
+@with_pgvector
 async def test_the_offline_model_finds_last_weeks_message_by_a_word_and_by_a_paraphrase(
     tmp_path: Path, store_settings: dict[str, Any]
 ) -> None:
