@@ -120,3 +120,31 @@ async def test_sends_are_never_held_by_an_embedder_that_does_not_answer(tmp_path
         assert len(found.hits) == 20  # keyword search never waits for the embedder either
     finally:
         await lifespan.__aexit__(None, None, None)
+
+
+class BadVectors:
+    """An endpoint that answers some texts with vectors no store can keep (the rest are fine)."""
+
+    name = "bad-endpoint"
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        bad = {"nan": [float("nan"), 1.0], "huge": [1e39, 1.0], "long": [1.0, 0.0, 0.0]}
+        return [bad.get(t, [1.0, 0.0]) for t in texts]
+
+
+async def test_vectors_no_store_can_keep_are_left_out_and_the_rest_indexed(store: SQLiteStore) -> None:
+    indexer = Indexer(store, BadVectors(), batch=8, retry_s=0.05)
+    await indexer.start()
+    try:
+        c = await channel(store)
+        ids = {}
+        for i, text in enumerate(["fine one", "nan", "huge", "long", "fine two"]):
+            stored = await store.append_message(message(c, text, at=i + 1))
+            ids[text] = stored.message.id
+            indexer.notify(stored.message.id)
+        await indexer.idle()
+        assert indexer.refused >= 3
+        hits = await store.vector_search("bad-endpoint", [1.0, 0.0], SearchScope(), 10)
+        assert {h.message.id for h in hits} == {ids["fine one"], ids["fine two"]}
+    finally:
+        await indexer.close()

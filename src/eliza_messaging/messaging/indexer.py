@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Final, Protocol
 
@@ -25,6 +27,25 @@ log = logging.getLogger(__name__)
 QUEUE_MAX: Final = 4096
 BATCH: Final = 32
 RETRY_S: Final = 5.0
+#: The largest magnitude a float4 (pgvector, real[]) holds; beyond it a store refuses the whole batch.
+FLOAT4_MAX: Final = 3.4028234e38
+
+
+def usable(vectors: Sequence[Sequence[float]], length: int | None) -> tuple[list[bool], int | None]:
+    """Which vectors a store can keep (finite numbers within float4's range, all of one length: ``length``,
+    or the batch's usual one when no vector was kept yet), and the length from now on.
+
+    One bad vector from an endpoint (NaN, infinity, 1e39, another length) would otherwise make the store
+    refuse the whole batch, and the retry refuse it again: indexing would stall for good.
+    """
+    if length is None:
+        lengths = Counter(len(v) for v in vectors if v)
+        length = lengths.most_common(1)[0][0] if lengths else None
+    keep = [
+        length is not None and len(v) == length and all(math.isfinite(x) and abs(x) <= FLOAT4_MAX for x in v)
+        for v in vectors
+    ]
+    return keep, length
 
 
 class Embeds(Protocol):
@@ -50,6 +71,8 @@ class Indexer:
         self.embedder = embedder
         self.unavailable: str | None = None  # why vectors cannot be kept here (set by start)
         self.dropped = 0  # ids the full queue refused (the backfill takes their messages)
+        self._length: int | None = None  # of the vectors kept so far (one model, one length)
+        self.refused = 0  # vectors the endpoint gave that no store can keep (left out, found again by a backfill)
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_max)
         self._batch = batch
         self._retry_s = retry_s
@@ -135,7 +158,19 @@ class Indexer:
         if not items:
             return
         vectors = await self.embedder.embed([text for _, text in items])
+        keep, self._length = usable(vectors, self._length)
+        if not all(keep):
+            self.refused += keep.count(False)
+            log.warning(
+                "embeddings left out: not finite, out of range, or not of the length of the others (a new"
+                " model or dimension wants a new ELIZA_EMBEDDINGS_MODEL name, so every vector is made again)",
+                extra={"embedder": self.embedder.name, "left_out": keep.count(False), "batch": len(keep)},
+            )
         await self.store.save_vectors(
             self.embedder.name,
-            [(message_id, text, vector) for (message_id, text), vector in zip(items, vectors, strict=True)],
+            [
+                (message_id, text, vector)
+                for ((message_id, text), vector), ok in zip(zip(items, vectors, strict=True), keep, strict=True)
+                if ok
+            ],
         )
