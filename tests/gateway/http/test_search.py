@@ -5,22 +5,17 @@ tests.support.fake_openai, and the offline model of the [semantic] extra), data 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 
-from eliza_messaging.app import create_app
-from eliza_messaging.config import Settings
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.records import Message
 from tests.conftest import new_id
-from tests.gateway.http.conftest import App
-from tests.store.conftest import postgres_schema, postgres_url
+from tests.gateway.http.conftest import App, running
 from tests.support.fake_openai import FakeOpenAI
 
 API = "/api/messaging"
@@ -28,30 +23,6 @@ SECRET = "a-search-secret-that-is-long-enough-for-hs256"
 DAY_MS = 86_400_000
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    async with postgres_schema() as schema:
-        yield {"postgres_url": postgres_url(schema)}
-
-
-@asynccontextmanager
-async def running(data_dir: Path, **settings: Any) -> AsyncIterator[App]:
-    """The app on ``data_dir`` (so a second one can open what the first stored), stopped on leaving."""
-    asgi = create_app(Settings(data_dir=data_dir, ui_enable=False, **settings))
-    api = asgi.other_asgi_app
-    lifespan = api.router.lifespan_context(api)
-    await lifespan.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
-    try:
-        yield App(asgi, client)
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def post(app: App, channel: str, text: str, author: str | None = None, **headers: str) -> dict[str, Any]:
