@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.records import Message
 from tests.conftest import new_id
 from tests.gateway.http.conftest import App, running
+from tests.support import tokens
 from tests.support.fake_openai import FakeOpenAI
 
 API = "/api/messaging"
@@ -133,9 +134,7 @@ async def test_without_an_embedder_semantic_is_refused_and_hybrid_says_it_used_k
     assert "ELIZA_EMBEDDINGS" in found["notice"] and "keyword" in found["notice"]
 
 
-def bearer(sub: str) -> dict[str, str]:
-    claims = {"sub": sub, "exp": int(time.time()) + 300}
-    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+bearer = partial(tokens.bearer, secret=SECRET)
 
 
 async def test_isolation_a_caller_finds_only_what_it_may_read(
