@@ -17,9 +17,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
+from tests.e2e.helpers import join, sent, two_nodes
 from tests.support.node import NodeClient, Report
-from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 from tests.support.tcp_proxy import TcpProxy
 
@@ -52,12 +51,7 @@ async def connect(clients: Any, url: str, room: str, entity: str, **options: Any
 
 async def say(client: NodeClient, room: str, sender: str, *texts: str) -> list[str]:
     """Send each text, waiting for its ack; their message ids."""
-    ids = []
-    for text in texts:
-        ack = await client.call("message", send(room, sender, text))
-        assert ack["success"] is True, ack
-        ids.append(ack["messageId"])
-    return ids
+    return [ack["messageId"] for ack in await sent(client, room, sender, *texts)]
 
 
 def broadcast_reports(client: NodeClient, room: str) -> list[Report]:
@@ -85,18 +79,6 @@ async def talk_while_cut(talker: NodeClient, room: str, sender: str, count: int,
 def assert_each_once_in_order(client: NodeClient, room: str, expected: list[str]) -> None:
     got = [r["args"][0]["id"] for r in broadcast_reports(client, room)]
     assert got == expected, f"broadcasts heard {got}, expected each of {expected} once, in order"
-
-
-@asynccontextmanager
-async def two_nodes(server_factory: Callable[..., ServerProcess]) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    """Two nodes sharing PostgreSQL and Redis; both stopped on the way out, whatever the test did to them."""
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            yield a, b
-        finally:
-            a.stop()
-            b.stop()
 
 
 async def away_and_talker(
