@@ -41,6 +41,14 @@ async def sent(client: NodeClient, room: str, sender: str, *texts: str) -> list[
     return acks
 
 
+async def joined_client(clients: Any, url: str, room: str, entity: str) -> NodeClient:
+    """A new client of ``url`` (from the ``clients`` fixture), connected and joined to ``room`` as ``entity``."""
+    client: NodeClient = await clients(url)
+    await client.connected()
+    await client.call("message", join(room, entity))
+    return client
+
+
 @asynccontextmanager
 async def nodes(
     server_factory: Callable[..., ServerProcess], count: int, extra: dict[str, str] | None = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.agents.test_agents_e2e import agents, character_files
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send, two_nodes
+from tests.e2e.helpers import join, joined_client, send, two_nodes
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
@@ -33,12 +33,8 @@ async def test_a_dead_nodes_sockets_leave_their_rooms(
 ) -> None:
     async with two_nodes(server_factory) as (a, b):
         room, ann, bob = new_id(), new_id(), new_id()
-        on_b = await clients(b.url)
-        await on_b.connected()
-        await on_b.call("message", join(room, bob))
-        on_a = await clients(a.url)
-        await on_a.connected()
-        await on_a.call("message", join(room, ann))
+        on_b = await joined_client(clients, b.url, room, bob)
+        on_a = await joined_client(clients, a.url, room, ann)
         assert (await on_b.event("userJoined"))["userId"] == ann
         # positive control: A's client reaches B's through the same rooms
         ack = await on_a.call("message", send(room, ann, "before the crash"))

@@ -17,7 +17,7 @@ import pytest
 
 from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send, two_nodes
+from tests.e2e.helpers import join, joined_client, send, two_nodes
 from tests.e2e.test_memory import history
 from tests.support.nodes_env import lanes_settled
 from tests.support.server import ServerProcess
@@ -50,12 +50,8 @@ async def replies_logged(nodes: tuple[ServerProcess, ...], channel: str, expecte
 async def test_rooms_span_both_nodes(server_factory: Callable[..., ServerProcess], clients: Any) -> None:
     async with two_nodes(server_factory) as (a, b):
         room, ann, bob = new_id(), new_id(), new_id()
-        on_b = await clients(b.url)
-        await on_b.connected()
-        await on_b.call("message", join(room, bob))
-        on_a = await clients(a.url)
-        await on_a.connected()
-        await on_a.call("message", join(room, ann))
+        on_b = await joined_client(clients, b.url, room, bob)
+        on_a = await joined_client(clients, a.url, room, ann)
         assert (await on_b.event("userJoined"))["userId"] == ann
 
         await on_a.emit("typing", {"roomId": room, "userId": ann, "isTyping": True})

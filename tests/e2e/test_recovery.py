@@ -97,6 +97,14 @@ async def both_heard(away: NodeClient, talker: NodeClient, room: str, bob: str, 
     return ids
 
 
+async def cut_off(proxy: TcpProxy, away: NodeClient, dies: ServerProcess | None = None) -> None:
+    """Cut Ann's path (and kill ``dies`` with it, as ``kill -9``); back once she has seen the disconnect."""
+    await proxy.cut()
+    if dies is not None:
+        dies.kill()
+    await away.wait_for(lambda r: r["type"] == "disconnect")
+
+
 async def recovered_as(away: NodeClient, sid: str) -> None:
     """Ann's next connection is a recovery of the socket ``sid``."""
     back = await reconnected(away)
@@ -116,8 +124,7 @@ async def test_a_client_cut_off_for_ten_seconds_recovers_every_missed_broadcast_
         offset = report["args"][-1]
         assert len(report["args"]) == 2 and isinstance(offset, str), "a room broadcast carries its offset last"
 
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         missed = await talk_while_cut(talker, room, bob, 5, CUT_S)
         await proxy.restore()
 
@@ -148,8 +155,7 @@ async def test_an_offset_the_log_no_longer_has_is_a_new_connection_and_last_seq_
         await say(talker, room, bob, "before the cut")
         seen = await away.event("messageBroadcast")
 
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         missed = await say(talker, room, bob, *[f"many {i}" for i in range(8)])
         await proxy.restore()
 
@@ -173,8 +179,7 @@ async def test_a_session_past_the_recovery_window_is_a_new_connection(
         away, _, talker = await away_and_talker(clients, proxy, server.url, room, ann, bob)
         await say(talker, room, bob, "before the cut")
         await away.event("messageBroadcast")
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         await say(talker, room, bob, "while away")
         await asyncio.sleep(2.5)
         await proxy.restore()
@@ -192,8 +197,7 @@ async def test_recovery_off_gives_no_pid_and_no_offsets(
         await say(talker, room, bob, "hello")
         report = await away.wait_for(lambda r: r["type"] == "event" and r["event"] == "messageBroadcast")
         assert len(report["args"]) == 1
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         await proxy.restore()
         assert (await reconnected(away))["recovered"] is False
 
@@ -208,9 +212,7 @@ async def test_a_client_of_a_killed_node_recovers_on_another_node(
             away, sid, talker = await away_and_talker(clients, proxy, b.url, room, ann, bob)
             before = await both_heard(away, talker, room, bob, "before the crash")
 
-            await proxy.cut()
-            a.kill()
-            await away.wait_for(lambda r: r["type"] == "disconnect")
+            await cut_off(proxy, away, dies=a)
             missed = await talk_while_cut(talker, room, bob, 4, 2.0)
             proxy.target_port = b.port  # its next connection reaches B, as a load balancer would send it
             await proxy.restore()
@@ -233,9 +235,7 @@ async def test_a_client_of_a_killed_node_recovers_on_another_node_after_it_was_r
             away, sid, talker = await away_and_talker(clients, proxy, b.url, room, ann, bob)
             before = await both_heard(away, talker, room, bob, "before the crash")
 
-            await proxy.cut()
-            a.kill()
-            await away.wait_for(lambda r: r["type"] == "disconnect")
+            await cut_off(proxy, away, dies=a)
             missed = await talk_while_cut(talker, room, bob, 5, CUT_S)
             assert (await talker.event("userLeft", timeout=10))["userId"] == ann  # A was reaped
             proxy.target_port = b.port
