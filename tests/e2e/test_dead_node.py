@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.agents.test_agents_e2e import agents, character_files
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
+from tests.e2e.helpers import join, joined_client, send, two_nodes
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
@@ -31,29 +31,20 @@ def stuck_character(fake: FakeOpenAI) -> dict[str, Any]:
 async def test_a_dead_nodes_sockets_leave_their_rooms(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            room, ann, bob = new_id(), new_id(), new_id()
-            on_b = await clients(b.url)
-            await on_b.connected()
-            await on_b.call("message", join(room, bob))
-            on_a = await clients(a.url)
-            await on_a.connected()
-            await on_a.call("message", join(room, ann))
-            assert (await on_b.event("userJoined"))["userId"] == ann
-            # positive control: A's client reaches B's through the same rooms
-            ack = await on_a.call("message", send(room, ann, "before the crash"))
-            await on_b.event("messageBroadcast", where=lambda m: m["id"] == ack["messageId"])
+    async with two_nodes(server_factory) as (a, b):
+        room, ann, bob = new_id(), new_id(), new_id()
+        on_b = await joined_client(clients, b.url, room, bob)
+        on_a = await joined_client(clients, a.url, room, ann)
+        assert (await on_b.event("userJoined"))["userId"] == ann
+        # positive control: A's client reaches B's through the same rooms
+        ack = await on_a.call("message", send(room, ann, "before the crash"))
+        await on_b.event("messageBroadcast", where=lambda m: m["id"] == ack["messageId"])
 
-            a.kill()
-            left = await on_b.event("userLeft", timeout=CLEANED_UP_S)
-            assert left["userId"] == ann and left["channelId"] == room
-            await on_b.quiet(1.0)
-            assert len(on_b.events("userLeft")) == 1  # once, though B and any other node both reap
-        finally:
-            a.stop()
-            b.stop()
+        a.kill()
+        left = await on_b.event("userLeft", timeout=CLEANED_UP_S)
+        assert left["userId"] == ann and left["channelId"] == room
+        await on_b.quiet(1.0)
+        assert len(on_b.events("userLeft")) == 1  # once, though B and any other node both reap
 
 
 async def test_a_dead_nodes_reply_in_flight_is_withdrawn_by_another(

@@ -8,17 +8,17 @@ PATCH /action/:id only show or change what the caller may.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from tests.conftest import new_id
 from tests.e2e.helpers import join, send
 from tests.store.conftest import postgres_schema, postgres_url
+from tests.support import tokens
 from tests.support.server import ServerProcess
 
 SECRET = "an-isolation-secret-that-is-long-enough-hs256"
@@ -26,9 +26,7 @@ SERVER_TOKEN = "server-token-for-isolation-tests"
 API = "/api/messaging"
 
 
-def bearer(sub: str) -> dict[str, str]:
-    claims = {"sub": sub, "exp": int(time.time()) + 300}
-    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+bearer = partial(tokens.bearer, secret=SECRET)
 
 
 def forbidden(response: httpx.Response) -> str:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from tests.agents.test_agents_e2e import character_files
 from tests.conftest import new_id
 from tests.store.conftest import postgres_schema, postgres_url
+from tests.support import tokens
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import ServerProcess
 
@@ -193,9 +194,7 @@ async def test_jobs_stored_are_bounded_the_oldest_finished_going_first(server_fa
 async def test_a_caller_sees_and_speaks_only_for_itself(server_factory: Start) -> None:
     server = server_factory({"ELIZA_JWT_SECRET": SECRET, "ELIZA_SERVER_AUTH_TOKEN": SERVER_TOKEN})
 
-    def bearer(sub: str) -> dict[str, str]:
-        token = jwt.encode({"sub": sub, "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
-        return {"Authorization": f"Bearer {token}"}
+    bearer = partial(tokens.bearer, secret=SECRET)
 
     alice, bob = new_id(), new_id()
     post = f"{server.url}{JOBS}"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import new_id
 from tests.e2e.helpers import join
-from tests.support import media_samples
+from tests.support import media_samples, tokens
 from tests.support.server import ServerProcess
 
 API = "/api/messaging"
@@ -26,9 +26,7 @@ SECRET = "an-upload-secret-that-is-long-enough-for-hs256"
 SERVER_TOKEN = "server-token-for-upload-tests"
 
 
-def bearer(sub: str) -> dict[str, str]:
-    claims = {"sub": sub, "exp": int(time.time()) + 300}
-    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+bearer = partial(tokens.bearer, secret=SECRET)
 
 
 def upload(url: str, path: str, name: str, data: bytes, content_type: str = "application/octet-stream", **kw: Any):

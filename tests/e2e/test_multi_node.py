@@ -9,8 +9,7 @@ PostgreSQL schema and Redis key prefix; without either server the tests skip (fa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,24 +17,13 @@ import pytest
 
 from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
+from tests.e2e.helpers import join, joined_client, send, two_nodes
 from tests.e2e.test_memory import history
-from tests.support.nodes_env import lanes_settled, shared_nodes_env
+from tests.support.nodes_env import lanes_settled
 from tests.support.server import ServerProcess
 
 SESSIONS = "/api/messaging/sessions"
 QUIET_S = 1.5  # after the reply: long enough for a second node's duplicate to show up, if there were one
-
-
-@asynccontextmanager
-async def two_nodes(server_factory: Callable[..., ServerProcess]) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            yield a, b
-        finally:  # stop them before their schema and keys go
-            a.stop()
-            b.stop()
 
 
 def replies_run_on(node: ServerProcess, channel: str) -> int:
@@ -62,12 +50,8 @@ async def replies_logged(nodes: tuple[ServerProcess, ...], channel: str, expecte
 async def test_rooms_span_both_nodes(server_factory: Callable[..., ServerProcess], clients: Any) -> None:
     async with two_nodes(server_factory) as (a, b):
         room, ann, bob = new_id(), new_id(), new_id()
-        on_b = await clients(b.url)
-        await on_b.connected()
-        await on_b.call("message", join(room, bob))
-        on_a = await clients(a.url)
-        await on_a.connected()
-        await on_a.call("message", join(room, ann))
+        on_b = await joined_client(clients, b.url, room, bob)
+        on_a = await joined_client(clients, a.url, room, ann)
         assert (await on_b.event("userJoined"))["userId"] == ann
 
         await on_a.emit("typing", {"roomId": room, "userId": ann, "isTyping": True})

@@ -20,9 +20,8 @@ import orjson
 
 from tests.agents.test_agents_e2e import agents
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
+from tests.e2e.helpers import join, send, two_nodes
 from tests.e2e.test_memory import history
-from tests.e2e.test_multi_node import two_nodes
 from tests.store.conftest import postgres_schema, postgres_url
 from tests.support.redis_env import REDIS_TEST_URL, redis_prefix
 from tests.support.server import ServerProcess

@@ -17,9 +17,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
+from tests.e2e.helpers import join, sent, two_nodes
 from tests.support.node import NodeClient, Report
-from tests.support.nodes_env import shared_nodes_env
 from tests.support.server import ServerProcess
 from tests.support.tcp_proxy import TcpProxy
 
@@ -52,12 +51,7 @@ async def connect(clients: Any, url: str, room: str, entity: str, **options: Any
 
 async def say(client: NodeClient, room: str, sender: str, *texts: str) -> list[str]:
     """Send each text, waiting for its ack; their message ids."""
-    ids = []
-    for text in texts:
-        ack = await client.call("message", send(room, sender, text))
-        assert ack["success"] is True, ack
-        ids.append(ack["messageId"])
-    return ids
+    return [ack["messageId"] for ack in await sent(client, room, sender, *texts)]
 
 
 def broadcast_reports(client: NodeClient, room: str) -> list[Report]:
@@ -87,29 +81,55 @@ def assert_each_once_in_order(client: NodeClient, room: str, expected: list[str]
     assert got == expected, f"broadcasts heard {got}, expected each of {expected} once, in order"
 
 
+async def away_and_talker(
+    clients: Any, proxy: TcpProxy, talker_url: str, room: str, ann: str, bob: str
+) -> tuple[NodeClient, str, NodeClient]:
+    """Ann behind the proxy (reconnecting, as a browser tab), Bob straight to ``talker_url``; both in ``room``."""
+    away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
+    talker, _ = await connect(clients, talker_url, room, bob)
+    return away, sid, talker
+
+
+async def both_heard(away: NodeClient, talker: NodeClient, room: str, bob: str, text: str) -> list[str]:
+    """Bob says ``text`` and Ann hears it: the message's id."""
+    ids = await say(talker, room, bob, text)
+    await away.event("messageBroadcast", where=lambda m: m["id"] == ids[0])
+    return ids
+
+
+async def cut_off(proxy: TcpProxy, away: NodeClient, dies: ServerProcess | None = None) -> None:
+    """Cut Ann's path (and kill ``dies`` with it, as ``kill -9``); back once she has seen the disconnect."""
+    await proxy.cut()
+    if dies is not None:
+        dies.kill()
+    await away.wait_for(lambda r: r["type"] == "disconnect")
+
+
+async def recovered_as(away: NodeClient, sid: str) -> None:
+    """Ann's next connection is a recovery of the socket ``sid``."""
+    back = await reconnected(away)
+    assert back["recovered"] is True, back
+    assert back["sid"] == sid, "a recovered socket keeps its id"
+
+
 async def test_a_client_cut_off_for_ten_seconds_recovers_every_missed_broadcast_once(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
     server = server_factory()
     room, ann, bob = new_id(), new_id(), new_id()
     async with proxy_to(server) as proxy:
-        away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-        talker, _ = await connect(clients, server.url, room, bob)
+        away, sid, talker = await away_and_talker(clients, proxy, server.url, room, ann, bob)
         before = await say(talker, room, bob, "before the cut")
         report = await away.wait_for(lambda r: r["type"] == "event" and r["event"] == "messageBroadcast")
         offset = report["args"][-1]
         assert len(report["args"]) == 2 and isinstance(offset, str), "a room broadcast carries its offset last"
 
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         missed = await talk_while_cut(talker, room, bob, 5, CUT_S)
         await proxy.restore()
 
-        back = await reconnected(away)
-        assert back["recovered"] is True, back
-        assert back["sid"] == sid, "a recovered socket keeps its id"
-        after = await say(talker, room, bob, "after you came back")  # its rooms are back: this one is live
-        await away.event("messageBroadcast", where=lambda m: m["id"] == after[0])
+        await recovered_as(away, sid)
+        after = await both_heard(away, talker, room, bob, "after you came back")  # its rooms are back: live
         await away.quiet(0.5)
         assert_each_once_in_order(away, room, before + missed + after)
         offsets = [r["args"][-1] for r in broadcast_reports(away, room)]
@@ -131,13 +151,11 @@ async def test_an_offset_the_log_no_longer_has_is_a_new_connection_and_last_seq_
     server = server_factory({"ELIZA_RECOVERY_LOG_MAX": "4"})
     room, ann, bob = new_id(), new_id(), new_id()
     async with proxy_to(server) as proxy:
-        away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-        talker, _ = await connect(clients, server.url, room, bob)
+        away, sid, talker = await away_and_talker(clients, proxy, server.url, room, ann, bob)
         await say(talker, room, bob, "before the cut")
         seen = await away.event("messageBroadcast")
 
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         missed = await say(talker, room, bob, *[f"many {i}" for i in range(8)])
         await proxy.restore()
 
@@ -158,12 +176,10 @@ async def test_a_session_past_the_recovery_window_is_a_new_connection(
     server = server_factory({"ELIZA_RECOVERY_WINDOW_S": "1"})
     room, ann, bob = new_id(), new_id(), new_id()
     async with proxy_to(server) as proxy:
-        away, _ = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-        talker, _ = await connect(clients, server.url, room, bob)
+        away, _, talker = await away_and_talker(clients, proxy, server.url, room, ann, bob)
         await say(talker, room, bob, "before the cut")
         await away.event("messageBroadcast")
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         await say(talker, room, bob, "while away")
         await asyncio.sleep(2.5)
         await proxy.restore()
@@ -177,13 +193,11 @@ async def test_recovery_off_gives_no_pid_and_no_offsets(
     server = server_factory({"ELIZA_RECOVERY_WINDOW_S": "0"})
     room, ann, bob = new_id(), new_id(), new_id()
     async with proxy_to(server) as proxy:
-        away, _ = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-        talker, _ = await connect(clients, server.url, room, bob)
+        away, _, talker = await away_and_talker(clients, proxy, server.url, room, ann, bob)
         await say(talker, room, bob, "hello")
         report = await away.wait_for(lambda r: r["type"] == "event" and r["event"] == "messageBroadcast")
         assert len(report["args"]) == 1
-        await proxy.cut()
-        await away.wait_for(lambda r: r["type"] == "disconnect")
+        await cut_off(proxy, away)
         await proxy.restore()
         assert (await reconnected(away))["recovered"] is False
 
@@ -192,100 +206,66 @@ async def test_a_client_of_a_killed_node_recovers_on_another_node(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
     """Back on B within two seconds of A's ``kill -9``, before anyone reaped A: nobody hears it left."""
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            room, ann, bob = new_id(), new_id(), new_id()
-            async with proxy_to(a) as proxy:
-                away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-                talker, _ = await connect(clients, b.url, room, bob)
-                before = await say(talker, room, bob, "before the crash")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == before[0])
+    async with two_nodes(server_factory) as (a, b):
+        room, ann, bob = new_id(), new_id(), new_id()
+        async with proxy_to(a) as proxy:
+            away, sid, talker = await away_and_talker(clients, proxy, b.url, room, ann, bob)
+            before = await both_heard(away, talker, room, bob, "before the crash")
 
-                await proxy.cut()
-                a.kill()
-                await away.wait_for(lambda r: r["type"] == "disconnect")
-                missed = await talk_while_cut(talker, room, bob, 4, 2.0)
-                proxy.target_port = b.port  # its next connection reaches B, as a load balancer would send it
-                await proxy.restore()
+            await cut_off(proxy, away, dies=a)
+            missed = await talk_while_cut(talker, room, bob, 4, 2.0)
+            proxy.target_port = b.port  # its next connection reaches B, as a load balancer would send it
+            await proxy.restore()
 
-                back = await reconnected(away)
-                assert back["recovered"] is True, back
-                assert back["sid"] == sid
-                after = await say(talker, room, bob, "after you came back")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == after[0])
-                await asyncio.sleep(12)  # A is reaped meanwhile (within about 10 s of its death)
-                assert_each_once_in_order(away, room, before + missed + after)
-                assert talker.events("userLeft") == [], "a socket that recovered before A was reaped never left"
-                assert talker.events("userJoined") == []
-        finally:
-            a.stop()
-            b.stop()
+            await recovered_as(away, sid)
+            after = await both_heard(away, talker, room, bob, "after you came back")
+            await asyncio.sleep(12)  # A is reaped meanwhile (within about 10 s of its death)
+            assert_each_once_in_order(away, room, before + missed + after)
+            assert talker.events("userLeft") == [], "a socket that recovered before A was reaped never left"
+            assert talker.events("userJoined") == []
 
 
 async def test_a_client_of_a_killed_node_recovers_on_another_node_after_it_was_reaped(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
     """Away for 10 s after A's ``kill -9``: B reaped A meanwhile (``userLeft``) and saved the session."""
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            room, ann, bob = new_id(), new_id(), new_id()
-            async with proxy_to(a) as proxy:
-                away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-                talker, _ = await connect(clients, b.url, room, bob)
-                before = await say(talker, room, bob, "before the crash")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == before[0])
+    async with two_nodes(server_factory) as (a, b):
+        room, ann, bob = new_id(), new_id(), new_id()
+        async with proxy_to(a) as proxy:
+            away, sid, talker = await away_and_talker(clients, proxy, b.url, room, ann, bob)
+            before = await both_heard(away, talker, room, bob, "before the crash")
 
-                await proxy.cut()
-                a.kill()
-                await away.wait_for(lambda r: r["type"] == "disconnect")
-                missed = await talk_while_cut(talker, room, bob, 5, CUT_S)
-                assert (await talker.event("userLeft", timeout=10))["userId"] == ann  # A was reaped
-                proxy.target_port = b.port
-                await proxy.restore()
+            await cut_off(proxy, away, dies=a)
+            missed = await talk_while_cut(talker, room, bob, 5, CUT_S)
+            assert (await talker.event("userLeft", timeout=10))["userId"] == ann  # A was reaped
+            proxy.target_port = b.port
+            await proxy.restore()
 
-                back = await reconnected(away)
-                assert back["recovered"] is True, back
-                assert back["sid"] == sid
-                after = await say(talker, room, bob, "after you came back")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == after[0])
-                await away.quiet(0.5)
-                assert_each_once_in_order(away, room, before + missed + after)
-                assert [e["userId"] for e in talker.events("userJoined")] == [ann]
-                assert [e["userId"] for e in talker.events("userLeft")] == [ann]
-        finally:
-            a.stop()
-            b.stop()
+            await recovered_as(away, sid)
+            after = await both_heard(away, talker, room, bob, "after you came back")
+            await away.quiet(0.5)
+            assert_each_once_in_order(away, room, before + missed + after)
+            assert [e["userId"] for e in talker.events("userJoined")] == [ann]
+            assert [e["userId"] for e in talker.events("userLeft")] == [ann]
 
 
 async def test_a_client_of_a_stopping_node_recovers_on_another_node(
     server_factory: Callable[..., ServerProcess], clients: Any
 ) -> None:
     """A rolling restart: SIGTERM closes A's sockets (``serverShutdown``); they recover on B."""
-    async with shared_nodes_env() as env:
-        a, b = server_factory(env), server_factory(env)
-        try:
-            room, ann, bob = new_id(), new_id(), new_id()
-            async with proxy_to(a) as proxy:
-                away, sid = await connect(clients, proxy.url, room, ann, **RECONNECTING)
-                talker, _ = await connect(clients, b.url, room, bob)
-                before = await say(talker, room, bob, "before the restart")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == before[0])
+    async with two_nodes(server_factory) as (a, b):
+        room, ann, bob = new_id(), new_id(), new_id()
+        async with proxy_to(a) as proxy:
+            away, sid, talker = await away_and_talker(clients, proxy, b.url, room, ann, bob)
+            before = await both_heard(away, talker, room, bob, "before the restart")
 
-                proxy.target_port = b.port  # new connections go to B; A's stays until A closes it
-                stopping = asyncio.create_task(asyncio.to_thread(a.terminate, 30))
-                await away.event("serverShutdown", timeout=15)
-                during = await say(talker, room, bob, "while A stops 1", "while A stops 2")
-                assert await stopping is not None, "A did not stop within its grace"
+            proxy.target_port = b.port  # new connections go to B; A's stays until A closes it
+            stopping = asyncio.create_task(asyncio.to_thread(a.terminate, 30))
+            await away.event("serverShutdown", timeout=15)
+            during = await say(talker, room, bob, "while A stops 1", "while A stops 2")
+            assert await stopping is not None, "A did not stop within its grace"
 
-                back = await reconnected(away)
-                assert back["recovered"] is True, back
-                assert back["sid"] == sid
-                after = await say(talker, room, bob, "after the restart")
-                await away.event("messageBroadcast", where=lambda m: m["id"] == after[0])
-                await away.quiet(0.5)
-                assert_each_once_in_order(away, room, before + during + after)
-        finally:
-            a.stop()
-            b.stop()
+            await recovered_as(away, sid)
+            after = await both_heard(away, talker, room, bob, "after the restart")
+            await away.quiet(0.5)
+            assert_each_once_in_order(away, room, before + during + after)

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import new_id
-from tests.e2e.helpers import join, send
-from tests.e2e.test_multi_node import two_nodes
+from tests.e2e.helpers import join, send, sent, two_nodes
 from tests.support.node import NodeClient
 from tests.support.server import ServerProcess
 
@@ -25,12 +24,7 @@ async def joined(clients: Any, url: str, room: str, entity: str, **extra: Any) -
 
 async def say(client: NodeClient, room: str, sender: str, *texts: str) -> list[int]:
     """Send each text, waiting for its ack; their offsets."""
-    seqs = []
-    for text in texts:
-        ack = await client.call("message", send(room, sender, text))
-        assert ack["success"] is True, ack
-        seqs.append(ack["seq"])
-    return seqs
+    return [ack["seq"] for ack in await sent(client, room, sender, *texts)]
 
 
 def broadcasts(client: NodeClient, room: str, senders: set[str]) -> list[dict[str, Any]]:

@@ -568,7 +568,7 @@ class PostgresStore:
 
     async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
         """One bounded batch in one statement; rows another transaction is deleting are skipped."""
-        rows = await self._write(
+        found = await self._write(
             lambda c: c.fetch(
                 "DELETE FROM central_messages WHERE seq IN"
                 f" (SELECT seq FROM central_messages WHERE {where} LIMIT $2 FOR UPDATE SKIP LOCKED)"
@@ -577,9 +577,7 @@ class PostgresStore:
                 _limit(limit),
             )
         )
-        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
-        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
-        return [(r[0], r[1]) for r in ordered]
+        return rows.deleted_in_batch_order(found, by_age=where.startswith("created_at"))
 
     # sessions ---------------------------------------------------------------------------
 
@@ -587,19 +585,7 @@ class PostgresStore:
         await self._write(
             lambda c: c.execute(
                 _SAVE_SESSION,
-                session.id,
-                session.agent_id,
-                session.user_id,
-                session.channel_id,
-                session.metadata,
-                session.timeout_minutes,
-                session.auto_renew,
-                session.max_duration_minutes,
-                session.warning_threshold_minutes,
-                session.created_at,
-                session.last_activity,
-                session.expires_at,
-                session.renewal_count,
+                *rows.session_values(session, _as_is),
             )
         )
 
@@ -643,19 +629,7 @@ class PostgresStore:
         await self._write(
             lambda c: c.execute(
                 _SAVE_JOB,
-                job.id,
-                job.agent_id,
-                job.user_id,
-                job.channel_id,
-                job.content,
-                job.status,
-                job.created_at,
-                job.expires_at,
-                job.user_message_id,
-                job.result,
-                job.error,
-                job.finished_at,
-                job.metadata,
+                *rows.job_values(job, _as_is),
             )
         )
 

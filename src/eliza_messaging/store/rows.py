@@ -12,6 +12,7 @@ from typing import Any
 from ..records import AgentRun, Channel, ChatSession, Job, Message, MessageServer, ModelCall
 
 DecodeJson = Callable[[Any], Any]
+EncodeJson = Callable[[Any], Any]
 
 SERVER_COLUMNS = "id, name, source_type, source_id, metadata, created_at, updated_at"
 CHANNEL_COLUMNS = "id, message_server_id, name, type, source_type, source_id, topic, metadata, created_at, updated_at"
@@ -116,6 +117,52 @@ def job_from_row(row: Sequence[Any], decode: DecodeJson) -> Job:
         finished_at=row[11],
         metadata=decode(row[12]),
     )
+
+
+def session_values(session: ChatSession, encode: EncodeJson) -> tuple[Any, ...]:
+    """A session's column values in ``SESSION_COLUMNS`` order; ``encode`` turns its JSON column into what the
+    backend stores (SQLite text; PostgreSQL's codec takes the value as it is)."""
+    return (
+        session.id,
+        session.agent_id,
+        session.user_id,
+        session.channel_id,
+        encode(session.metadata),
+        session.timeout_minutes,
+        session.auto_renew,
+        session.max_duration_minutes,
+        session.warning_threshold_minutes,
+        session.created_at,
+        session.last_activity,
+        session.expires_at,
+        session.renewal_count,
+    )
+
+
+def job_values(job: Job, encode: EncodeJson) -> tuple[Any, ...]:
+    """A job's column values in ``JOB_COLUMNS`` order, its JSON columns through ``encode`` (no result stays NULL)."""
+    return (
+        job.id,
+        job.agent_id,
+        job.user_id,
+        job.channel_id,
+        job.content,
+        job.status,
+        job.created_at,
+        job.expires_at,
+        job.user_message_id,
+        encode(job.result) if job.result is not None else None,
+        job.error,
+        job.finished_at,
+        encode(job.metadata),
+    )
+
+
+def deleted_in_batch_order(deleted: Sequence[Sequence[Any]], by_age: bool) -> list[tuple[str, str]]:
+    """(channel id, message id) of deleted ``channel_id, id, created_at, seq`` rows, in the order the batch was
+    chosen (oldest first when ``by_age``, else by seq): RETURNING itself gives no order."""
+    ordered = sorted(deleted, key=lambda r: (r[2], r[3]) if by_age else r[3])
+    return [(r[0], r[1]) for r in ordered]
 
 
 def run_values(run: AgentRun) -> tuple[Any, ...]:

@@ -635,16 +635,14 @@ class SQLiteStore:
 
     async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
         """One bounded batch, deleted row by row (so any trigger on the table sees each row go)."""
-        rows = await self._write(
+        found = await self._write(
             lambda c: c.execute(
                 "DELETE FROM central_messages WHERE seq IN"
                 f" (SELECT seq FROM central_messages WHERE {where} LIMIT ?) RETURNING channel_id, id, created_at, seq",
                 (bound, limit),
             ).fetchall()
         )
-        by_age = where.startswith("created_at")  # the order the batch was chosen in (RETURNING has none)
-        ordered = sorted(rows, key=lambda r: (r[2], r[3]) if by_age else r[3])
-        return [(r[0], r[1]) for r in ordered]
+        return rows.deleted_in_batch_order(found, by_age=where.startswith("created_at"))
 
     # sessions ---------------------------------------------------------------------------
 
@@ -652,21 +650,7 @@ class SQLiteStore:
         await self._write(
             lambda c: c.execute(
                 f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    session.id,
-                    session.agent_id,
-                    session.user_id,
-                    session.channel_id,
-                    _dumps(session.metadata),
-                    session.timeout_minutes,
-                    int(session.auto_renew),
-                    session.max_duration_minutes,
-                    session.warning_threshold_minutes,
-                    session.created_at,
-                    session.last_activity,
-                    session.expires_at,
-                    session.renewal_count,
-                ),
+                rows.session_values(session, _dumps),
             )
         )
 
@@ -713,21 +697,7 @@ class SQLiteStore:
         await self._write(
             lambda c: c.execute(
                 f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    job.id,
-                    job.agent_id,
-                    job.user_id,
-                    job.channel_id,
-                    job.content,
-                    job.status,
-                    job.created_at,
-                    job.expires_at,
-                    job.user_message_id,
-                    _dumps(job.result) if job.result is not None else None,
-                    job.error,
-                    job.finished_at,
-                    _dumps(job.metadata),
-                ),
+                rows.job_values(job, _dumps),
             )
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -98,14 +98,20 @@ def keyword_search(conn: sqlite3.Connection, query: KeywordQuery, scope: SearchS
     ).fetchall()
     if not ranked:
         return []
-    found = {
-        r[-1]: r[:-1]
+    found = _messages_by(conn, "seq", [r[0] for r in ranked])
+    return [(*found[rowid], score, snippet(found[rowid][4], query.terms)) for rowid, score in ranked if rowid in found]
+
+
+def _messages_by(conn: Any, key: Literal["seq", "id"], keys: Sequence[Any]) -> dict[Any, tuple[Any, ...]]:
+    """The message columns of the messages whose ``key`` is one of ``keys``, by that key: the second step of a
+    ranked search (the ranking held only keys and scores); a message deleted meanwhile is simply absent."""
+    return {
+        r[-1]: tuple(r[:-1])
         for r in conn.execute(
-            f"SELECT {_COLUMNS}, m.seq FROM central_messages AS m WHERE m.seq IN (SELECT value FROM json_each(?))",
-            (orjson.dumps([r[0] for r in ranked]).decode(),),
+            f"SELECT {_COLUMNS}, m.{key} FROM central_messages AS m WHERE m.{key} IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(keys)).decode(),),
         )
     }
-    return [(*found[rowid], score, snippet(found[rowid][4], query.terms)) for rowid, score in ranked if rowid in found]
 
 
 def member_channels(conn: sqlite3.Connection, entity_id: str) -> list[str]:
@@ -175,13 +181,7 @@ def vector_search(conn: Any, model: str, vector: Sequence[float], scope: SearchS
     ).fetchall()
     if not nearest:
         return []
-    found = {
-        r[0]: r
-        for r in conn.execute(
-            f"SELECT {_COLUMNS} FROM central_messages AS m WHERE m.id IN (SELECT value FROM json_each(?))",
-            (orjson.dumps([n[0] for n in nearest]).decode(),),
-        )
-    }
+    found = _messages_by(conn, "id", [n[0] for n in nearest])
     return [(*found[message_id], similarity) for message_id, similarity in nearest if message_id in found]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from eliza_messaging.records import Channel, Message
 from tests.conftest import new_id
+from tests.store.conftest import postgres_schema, postgres_url
 
 Behaviour = Literal["reply", "error", "silent", "hang", "crash"]
 
@@ -36,24 +38,47 @@ class App:
         return self.asgi.other_asgi_app.state
 
 
+@asynccontextmanager
+async def running(data_dir: Path, **settings: Any) -> AsyncIterator[App]:
+    """The app on ``data_dir`` (so a later one can open what this one stored), started with its lifespan and,
+    on leaving, stopped as a server stops."""
+    asgi = create_app(Settings(data_dir=data_dir, ui_enable=False, **settings))
+    api = asgi.other_asgi_app
+    lifespan = api.router.lifespan_context(api)
+    await lifespan.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
+    try:
+        yield App(asgi, client)
+    finally:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
 @pytest.fixture
 async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[App]]]:
     """Start apps (lifespan included) with their own settings; all are shut down after the test."""
-    stack: list[tuple[Any, Any, httpx.AsyncClient]] = []
+    async with AsyncExitStack() as stack:
+        started = 0
 
-    async def make(**settings: Any) -> App:
-        asgi = create_app(Settings(data_dir=tmp_path / f"data-{len(stack)}", ui_enable=False, **settings))
-        api = asgi.other_asgi_app
-        lifespan = api.router.lifespan_context(api)
-        await lifespan.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
-        stack.append((asgi, lifespan, client))
-        return App(asgi, client)
+        async def make(**settings: Any) -> App:
+            nonlocal started
+            data_dir = tmp_path / f"data-{started}"
+            started += 1
+            return await stack.enter_async_context(running(data_dir, **settings))
 
-    yield make
-    for _, lifespan, client in reversed(stack):
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
+        yield make
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """The settings of an app on each backend: SQLite (the default) and a fresh PostgreSQL schema (of the
+    machine's server, or with ``pgvector`` of the pgserver one: tests/support/pgvector_server.py)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    base = request.getfixturevalue("pgvector_url") if request.param == "pgvector" else None
+    async with postgres_schema(base) as schema:
+        yield {"postgres_url": postgres_url(schema, base) if base else postgres_url(schema)}
 
 
 @pytest.fixture

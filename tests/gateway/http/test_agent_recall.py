@@ -5,7 +5,7 @@ a new DM, what the same person said in an earlier DM. The real app, on SQLite an
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +14,12 @@ import pytest
 from eliza_messaging.agents.context import RECALL_HEADER
 from tests.conftest import new_id
 from tests.gateway.http.conftest import App
-from tests.store.conftest import postgres_schema, postgres_url
 from tests.support.fake_openai import FakeOpenAI, RecordedRequest
 
 API = "/api/messaging"
 FACT = "The launch code for project Bluebird is 7Q-ALPHA-99"
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    async with postgres_schema() as schema:
-        yield {"postgres_url": postgres_url(schema)}
 
 
 def answers_from_the_prompt(request: RecordedRequest) -> str:

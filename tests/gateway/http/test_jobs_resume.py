@@ -5,37 +5,18 @@ failed when the prompt was never sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
-import httpx
 
-from eliza_messaging.app import create_app
-from eliza_messaging.config import Settings
 from eliza_messaging.protocol.types import DEFAULT_SERVER_ID
 from eliza_messaging.records import Job, Message
 from eliza_messaging.store.sqlite import SQLiteStore
 from tests.conftest import new_id
-from tests.gateway.http.conftest import App, FakeAgent
+from tests.gateway.http.conftest import App, FakeAgent, running
 
 JOBS = "/api/messaging/jobs"
-
-
-@asynccontextmanager
-async def running(data_dir: Path) -> AsyncIterator[App]:
-    """The app on ``data_dir``, started and, on leaving, stopped as a server stops."""
-    asgi = create_app(Settings(data_dir=data_dir, ui_enable=False))
-    api = asgi.other_asgi_app
-    lifespan = api.router.lifespan_context(api)
-    await lifespan.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
-    try:
-        yield App(asgi, client)
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def silent_agent(app: App) -> FakeAgent:

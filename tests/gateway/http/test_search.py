@@ -5,22 +5,19 @@ tests.support.fake_openai, and the offline model of the [semantic] extra), data 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
-import jwt
 import pytest
 
-from eliza_messaging.app import create_app
-from eliza_messaging.config import Settings
 from eliza_messaging.messaging.service import MessagingService
 from eliza_messaging.records import Message
 from tests.conftest import new_id
-from tests.gateway.http.conftest import App
-from tests.store.conftest import WITH_PGVECTOR, postgres_schema, postgres_url
+from tests.gateway.http.conftest import App, running
+from tests.store.conftest import WITH_PGVECTOR
+from tests.support import tokens
 from tests.support.fake_openai import FakeOpenAI
 
 API = "/api/messaging"
@@ -30,33 +27,8 @@ DAY_MS = 86_400_000
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_settings(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    base = request.getfixturevalue("pgvector_url") if request.param == "pgvector" else None
-    async with postgres_schema(base) as schema:
-        yield {"postgres_url": postgres_url(schema, base) if base else postgres_url(schema)}
-
-
 # the semantic tests also on a PostgreSQL with pgvector (the machine's has not: there they use real[])
 with_pgvector = pytest.mark.parametrize("store_settings", WITH_PGVECTOR, indirect=True)
-
-
-@asynccontextmanager
-async def running(data_dir: Path, **settings: Any) -> AsyncIterator[App]:
-    """The app on ``data_dir`` (so a second one can open what the first stored), stopped on leaving."""
-    asgi = create_app(Settings(data_dir=data_dir, ui_enable=False, **settings))
-    api = asgi.other_asgi_app
-    lifespan = api.router.lifespan_context(api)
-    await lifespan.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
-    try:
-        yield App(asgi, client)
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def post(app: App, channel: str, text: str, author: str | None = None, **headers: str) -> dict[str, Any]:
@@ -167,9 +139,7 @@ async def test_without_an_embedder_semantic_is_refused_and_hybrid_says_it_used_k
     assert "ELIZA_EMBEDDINGS" in found["notice"] and "keyword" in found["notice"]
 
 
-def bearer(sub: str) -> dict[str, str]:
-    claims = {"sub": sub, "exp": int(time.time()) + 300}
-    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+bearer = partial(tokens.bearer, secret=SECRET)
 
 
 async def test_isolation_a_caller_finds_only_what_it_may_read(

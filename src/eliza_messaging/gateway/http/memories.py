@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from ...messaging.directory import AgentDirectory
 from ...messaging.errors import InvalidId, InvalidPayload, NotFound
+from ...messaging.identity import Caller
 from ...messaging.memories import Memories, MemoryChanges
 from ...protocol.parse import is_uuid
 from ...records import Message
@@ -86,7 +87,29 @@ def _table(name: str) -> bool:
     return name == MESSAGES_TABLE
 
 
-def _listed(found: list[Message], agent_id: str) -> JsonResponse:
+def _agent_and(request: Request, agent_id: str, other_id: str, field: str, noun: str) -> None:
+    """Both ids are checked first, as ElizaOS does (one message names both), then that the agent is here."""
+    what = f"Invalid agent ID or {noun} ID"
+    _id(agent_id, "agentId", what)
+    _id(other_id, field, what)
+    _agent(request, agent_id)
+
+
+async def _page(
+    stored: Memories,
+    caller: Caller,
+    agent_id: str,
+    table: str,
+    limit: int,
+    before: str | None,
+    channel_id: str | None,
+) -> JsonResponse:
+    """One page of the agent's memories, newest first; a table we keep nothing in is empty."""
+    if not _table(table):
+        return ok({"memories": []})
+    found = await stored.list(
+        caller, agent_id, limit=limit, before=timestamp_ms(before, "before"), channel_id=channel_id
+    )
     return ok({"memories": [views.memory(m, agent_id) for m in found]})
 
 
@@ -113,10 +136,7 @@ async def list_memories(
         channel = _id(channel_id, "channelId", "Invalid channel ID")
     elif room_id:
         channel = _id(room_id, "roomId", "Invalid room ID")
-    if not _table(table):
-        return ok({"memories": []})
-    found = await stored.list(caller, agent_id, limit=limit, before=timestamp_ms(before, "before"), channel_id=channel)
-    return _listed(found, agent_id)
+    return await _page(stored, caller, agent_id, table, limit, before, channel)
 
 
 @router.get(
@@ -135,13 +155,8 @@ async def list_room_memories(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many (1-1000)")] = 20,
     before: TimestampQuery = None,
 ) -> JsonResponse:
-    _id(agent_id, "agentId", "Invalid agent ID or channel ID")
-    _id(room_id, "roomId", "Invalid agent ID or channel ID")
-    _agent(request, agent_id)
-    if not _table(table):
-        return ok({"memories": []})
-    found = await stored.list(caller, agent_id, limit=limit, before=timestamp_ms(before, "before"), channel_id=room_id)
-    return _listed(found, agent_id)
+    _agent_and(request, agent_id, room_id, "roomId", "channel")
+    return await _page(stored, caller, agent_id, table, limit, before, room_id)
 
 
 @router.patch(
@@ -157,9 +172,7 @@ async def update_memory(
     caller: CallerDep,
     body: Annotated[JsonObject, Body(description="Partial ElizaOS Memory: content {text, ...} and/or metadata")],
 ) -> JsonResponse:
-    _id(agent_id, "agentId", "Invalid agent ID or memory ID")
-    _id(memory_id, "memoryId", "Invalid agent ID or memory ID")
-    _agent(request, agent_id)
+    _agent_and(request, agent_id, memory_id, "memoryId", "memory")
     current = await stored.get(caller, agent_id, memory_id)
     updated = await stored.edit(caller, agent_id, memory_id, _changes(body, current, agent_id))
     memory = views.memory(updated, agent_id)
@@ -251,8 +264,6 @@ async def clear_room_memories(
 async def delete_memory(
     agent_id: AgentIdPath, memory_id: MemoryIdPath, request: Request, stored: MemoriesDep, caller: CallerDep
 ) -> JsonResponse:
-    _id(agent_id, "agentId", "Invalid agent ID or memory ID")
-    _id(memory_id, "memoryId", "Invalid agent ID or memory ID")
-    _agent(request, agent_id)
+    _agent_and(request, agent_id, memory_id, "memoryId", "memory")
     await stored.delete(caller, agent_id, memory_id)
     return ok({"message": "Memory deleted successfully"})
