@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from weakref import WeakSet
 import socketio
 
 from ..protocol.types import DEFAULT_SERVER_ID, Event, SocketMessageType
-from ..types import JsonObject
+from ..types import JsonObject, is_uuid
 from . import dialects
 from .callbacks import Callback, Callbacks
 from .dialects import Dialect
@@ -48,7 +47,6 @@ from .streams import MessageSubscription, ReplyStream, StreamEvent, StreamKind
 
 log = logging.getLogger(__name__)
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _STREAM_LOG = 2000
 
 
@@ -89,7 +87,7 @@ class ElizaClient:
     ) -> None:
         if token is not None and entity_id is None:
             entity_id = dialects.token_subject(token)  # who the server will take this client to be
-        if entity_id is not None and not _UUID.match(entity_id):
+        if entity_id is not None and not is_uuid(entity_id):
             raise ValueError(f"entity_id must be a UUID, not {entity_id!r}; leave it out to get a random one.")
         self.url = url.rstrip("/")
         self.entity_id = entity_id or str(uuid.uuid4())

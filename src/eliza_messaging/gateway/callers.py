@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..messaging.identity import SERVER, Caller, same_id
-from ..protocol import parse
+from ..types import is_uuid
 from .tokens import TokenRefused, TokenVerifier
 
 HANDSHAKE_BASIS = "the entity of your socket's handshake"
@@ -69,7 +69,7 @@ class Authenticator:
     async def socket(self, auth: Mapping[str, Any], query: Mapping[str, str], headers: Mapping[str, str]) -> Caller:
         """The caller of a Socket.IO handshake, or :class:`Refused` with the reason."""
         entity_id = auth.get("entityId") or query.get("entityId")
-        if entity_id is not None and not parse.is_uuid(entity_id):
+        if entity_id is not None and not is_uuid(entity_id):
             raise Refused(
                 f"auth.entityId must be a UUID, but got {entity_id!r}; connect with auth: {{entityId: '<uuid>'}}"
             )

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import jwt
 
-from ..protocol.parse import is_uuid
+from ..types import is_uuid
 
 log = logging.getLogger(__name__)
 

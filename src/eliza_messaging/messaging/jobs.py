@@ -22,10 +22,9 @@ from typing import Any, Final
 import orjson
 
 from ..protocol.commands import SendMessage
-from ..protocol.parse import is_uuid
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel, Job, Message
-from ..types import JsonObject
+from ..types import JsonObject, is_uuid
 from .clock import new_id, now_ms
 from .errors import AgentUnavailable, InvalidPayload, NotFound, ReplyTimeout, TooManyJobs
 from .identity import Caller, same_id

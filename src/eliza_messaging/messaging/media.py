@@ -17,9 +17,8 @@ from typing import Any
 
 import filetype
 
-from ..protocol.parse import is_uuid
 from ..store.media_files import MediaObject, MediaStore, MediaUnavailable
-from ..types import JsonObject
+from ..types import JsonObject, is_uuid
 from .access import Access
 from .errors import (
     Forbidden,

@@ -141,11 +141,14 @@ class MessagingService:
 
     # connections ------------------------------------------------------------------------
 
-    async def connect(self, sid: str, caller: Caller, *, pid: str | None = None) -> None:
+    async def connect(
+        self, sid: str, caller: Caller, *, pid: str | None = None, rooms: dict[str, str | None] | None = None
+    ) -> None:
         """Raises IdentityMismatch when the caller claims an agent's id without the server token.
-        ``pid``: the socket's private session id (connection-state recovery), kept with its state."""
+        ``pid``: the socket's private session id (connection-state recovery), kept with its state;
+        ``rooms``: those of a recovered socket (``recover``)."""
         await self.identity.check_connect(caller)
-        self.presence.connect(sid, caller, pid=pid)
+        self.presence.connect(sid, caller, pid=pid, rooms=rooms)
         metrics.CONNECTIONS.inc()
 
     async def recover(
@@ -156,9 +159,7 @@ class MessagingService:
         Its rooms hear ``userJoined`` only when they were told ``userLeft`` (``announce``): a socket
         recovered before anyone noticed it gone (its node killed, not yet reaped) is never announced.
         """
-        await self.identity.check_connect(caller)
-        self.presence.connect(sid, caller, pid=pid, rooms=rooms)
-        metrics.CONNECTIONS.inc()
+        await self.connect(sid, caller, pid=pid, rooms=rooms)
         for channel_id in rooms:
             await self.fanout.enter_room(sid, channel_id)
         if announce:

@@ -15,10 +15,9 @@ from typing import Any, Literal
 import orjson
 
 from ..protocol.commands import SendMessage
-from ..protocol.parse import is_uuid
 from ..protocol.types import DEFAULT_SERVER_ID, ChannelType
 from ..records import Channel, ChatSession, Message
-from ..types import JsonObject
+from ..types import JsonObject, is_uuid
 from .clock import iso, new_id, now_ms
 from .errors import (
     MessagingError,

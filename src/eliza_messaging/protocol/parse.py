@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..types import JsonObject
+from ..types import JsonObject, is_uuid
 from .commands import CHANNEL_ID_FIELDS, SERVER_ID_FIELDS, JoinChannel, SendMessage, Typing
 from .types import DEFAULT_SERVER_ID, SocketMessageType
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 EXAMPLE_UUID = "5f3c1a52-8e1b-4a43-9a0e-2b7f0c1d9e11"
 MAX_CLIENT_ID_CHARS = 128
 
@@ -68,10 +67,6 @@ class _Problems:
             field=fields[0],
             fields=fields,
         )
-
-
-def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and bool(_UUID.match(value))
 
 
 def describe(value: object) -> str:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from ..types import is_uuid
+
 KINDS = frozenset({"channels", "agents"})
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,5}$")
 INCOMING = ".incoming"
 
@@ -57,7 +58,7 @@ class MediaStore(Protocol):
 
 def valid_place(kind: str, owner: str, name: str) -> bool:
     """Only names this module could have written: a known kind, a UUID owner, a generated name."""
-    return kind in KINDS and bool(_UUID.match(owner)) and bool(_NAME.match(name))
+    return kind in KINDS and is_uuid(owner) and bool(_NAME.match(name))
 
 
 def new_name(extension: str) -> str:

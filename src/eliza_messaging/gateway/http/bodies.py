@@ -12,8 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from ...protocol.parse import is_uuid
-from ...types import JsonObject
+from ...types import JsonObject, is_uuid
 
 EXAMPLE_UUID = "5f3c1a52-8e1b-4a43-9a0e-2b7f0c1d9e11"
 NO_NUL = "^[^\u0000]*$"  # documents what the messaging layer refuses: text with U+0000

@@ -17,7 +17,7 @@ from ...messaging.servers import MessageServers
 from ...messaging.service import MessagingService
 from ...messaging.sessions import Sessions
 from ...messaging.titles import Titles
-from ...protocol.parse import is_uuid
+from ...types import is_uuid
 
 # Largest epoch-millisecond value accepted in before/after (JavaScript's largest safe integer).
 MAX_TIMESTAMP_MS = 2**53 - 1

@@ -15,9 +15,8 @@ from ...messaging.directory import AgentDirectory
 from ...messaging.errors import InvalidId, InvalidPayload, NotFound
 from ...messaging.identity import Caller
 from ...messaging.memories import Memories, MemoryChanges
-from ...protocol.parse import is_uuid
 from ...records import Message
-from ...types import JsonObject
+from ...types import JsonObject, is_uuid
 from . import schemas, views
 from .deps import AgentIdPath, CallerDep, TimestampQuery, messaging, timestamp_ms
 from .docs import responses
