@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "eliza_messaging"
 # layer -> the layers of ours it may import (besides itself). The composition root may import anything.
 ALLOWED: dict[str, set[str]] = {
     "types": set(),
+    "tasks": set(),
     "records": {"types"},
     "protocol": {"types"},
     "store": {"records", "types"},
-    "fanout": {"types"},
-    "queue": {"records", "types"},
+    "fanout": {"tasks", "types"},
+    "queue": {"records", "tasks", "types"},
     "models": set(),
-    "messaging": {"protocol", "store", "fanout", "queue", "records", "types"},
+    "messaging": {"protocol", "store", "fanout", "queue", "records", "tasks", "types"},
     "agents": {"messaging", "models", "protocol", "records", "types"},
     "gateway": {"protocol", "messaging", "fanout", "records", "types", "__version__"},
     "client": {"protocol", "types", "__version__"},

@@ -10,7 +10,6 @@ skips its own (it delivered them locally already).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from ..tasks import stop
 from ..types import JsonObject
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,7 @@ RETRY_MAX_S: Final = 10.0
 
 async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel a Redis link's background tasks and wait until each has stopped; the list is emptied."""
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop(*tasks)
     tasks.clear()
 
 

@@ -286,12 +286,12 @@ class GuardedAsyncServer(LegacyCompatibleAsyncServer):
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
         namespace = namespace or "/"
         before = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if before is not None and self.manager.is_connected(before, namespace):
-            await super()._handle_connect(eio_sid, namespace, data)  # a repeat (Engine.IO 3): no new socket
-            return
+        repeat = before is not None and self.manager.is_connected(before, namespace)  # Engine.IO 3: no new socket
         await super()._handle_connect(eio_sid, namespace, data)
+        if repeat or self.on_connected is None:
+            return
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
+        if sid is not None and self.manager.is_connected(sid, namespace):
             await self.on_connected(sid)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:

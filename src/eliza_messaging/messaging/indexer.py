@@ -12,7 +12,6 @@ trigger) and notifies again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Final, Protocol
 
 from ..store.base import Store
 from ..store.search import VectorsUnavailable
+from ..tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,8 @@ class Indexer:
                 await asyncio.sleep(0.02)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
 
     async def _run(self) -> None:
         while True:

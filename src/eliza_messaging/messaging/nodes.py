@@ -19,7 +19,6 @@ not announced as gone; the others are, and their sessions are saved for the rest
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Final
 from ..fanout.base import Fanout, NodeRecords, SessionStore
 from ..protocol import payloads
 from ..protocol.types import Event
+from ..tasks import stop
 from ..types import JsonObject
 from .identity import caller_record
 from .replies import ReplyEvent
@@ -70,11 +70,8 @@ class Nodes:
         self._task = asyncio.create_task(self._reaper(), name="dead node reaper")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
         await self._records.close()
 
     # what this node holds -----------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Final
 
 from ..records import Channel, Message
 from ..store.base import Store
+from ..tasks import stop
 from .channel_cache import ChannelCache
 from .clock import now_ms
 from .errors import DeliveryFailed
@@ -86,11 +87,8 @@ class Outbox:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox sweep")
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        sweeper, self._sweeper = self._sweeper, None
+        await stop(sweeper)
         await self.flush()
 
     async def flush(self) -> None:

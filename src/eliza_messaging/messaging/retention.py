@@ -9,10 +9,10 @@ client still showing it drops it. Several nodes may sweep at once: a row is dele
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from ..tasks import stop
 from .clock import now_ms
 from .forgetting import tell_rooms
 
@@ -50,10 +50,7 @@ class Retention:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
 
     async def sweep(self) -> int:
         """Remove every message older than the retention period; how many went."""

@@ -7,10 +7,10 @@ buffering without end; a group stuck for ``put_timeout_s`` makes ``publish`` fai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from ..records import Channel, Message
+from ..tasks import stop
 from .base import Handler
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,6 @@ class InProcessQueue:
         return None  # nothing outside this process to ask
 
     async def close(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await stop(*self._workers)
         self._workers.clear()
         self._groups.clear()

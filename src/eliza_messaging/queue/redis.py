@@ -49,6 +49,7 @@ from redis.exceptions import RedisError
 from redis.typing import StreamIdT
 
 from ..records import Channel, Message
+from ..tasks import stop
 from .base import Handler
 from .partitions import PARTITIONS, Leases, partition_of, preferred
 
@@ -213,11 +214,7 @@ class RedisStreamQueue:
                         await g.acked.wait()
         self._stopped.set()
         for g in groups:
-            for task in g.tasks:
-                task.cancel()
-            for task in g.tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop(*g.tasks)
             await self._leave(g)
         self._groups.clear()
         self._closed = True

@@ -561,12 +561,12 @@ class PostgresStore:
         return [_message(r) for r in rows]
 
     async def delete_messages_by_author(self, author_id: str, *, limit: int) -> list[tuple[str, str]]:
-        return await self._delete_returning("author_id = $1 ORDER BY seq", author_id, limit)
+        return await self._delete_returning("author_id = $1 ORDER BY seq", author_id, limit, by_age=False)
 
     async def delete_messages_before(self, before: int, *, limit: int) -> list[tuple[str, str]]:
-        return await self._delete_returning("created_at < $1 ORDER BY created_at, seq", before, limit)
+        return await self._delete_returning("created_at < $1 ORDER BY created_at, seq", before, limit, by_age=True)
 
-    async def _delete_returning(self, where: str, bound: Any, limit: int) -> list[tuple[str, str]]:
+    async def _delete_returning(self, where: str, bound: Any, limit: int, *, by_age: bool) -> list[tuple[str, str]]:
         """One bounded batch in one statement; rows another transaction is deleting are skipped."""
         found = await self._write(
             lambda c: c.fetch(
@@ -577,7 +577,7 @@ class PostgresStore:
                 _limit(limit),
             )
         )
-        return rows.deleted_in_batch_order(found, by_age=where.startswith("created_at"))
+        return rows.deleted_in_batch_order(found, by_age=by_age)
 
     # sessions ---------------------------------------------------------------------------
 
