@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Locator, expect
 
 from tests.conftest import new_id
 from tests.support.fake_openai import FakeOpenAI
@@ -307,6 +309,17 @@ SELECTED_COLORS = """(el) => {
 }"""
 
 
+async def colors_of(locator: Locator) -> tuple[str, str]:
+    """The computed text and background colours of what ``locator`` finds once it is in the page: a
+    sidebar that re-renders can detach the element found, and a detached one has no computed style."""
+    deadline = time.monotonic() + 5
+    while True:
+        color, background = await locator.evaluate(SELECTED_COLORS)
+        if (color and background) or time.monotonic() > deadline:
+            return color, background
+        await asyncio.sleep(0.05)
+
+
 async def test_the_selected_item_is_readable_in_dark_mode(
     browser: Browser, server: ServerProcess, artifacts: Path
 ) -> None:
@@ -317,11 +330,11 @@ async def test_the_selected_item_is_readable_in_dark_mode(
         selected = chat.sidebar_channel(name)
         await expect(selected).to_have_attribute("aria-current", "page")
         await chat.page.mouse.move(600, 400)  # not hovering the item
-        color, background = await selected.evaluate(SELECTED_COLORS)
+        color, background = await colors_of(selected)
         assert contrast(color, background) >= 4.5, (dark, color, background)  # WCAG AA, normal text
         await chat.send("my own bubble is readable too")
         bubble = chat.message("my own bubble is readable too").locator(".bubble")
-        color, background = await bubble.evaluate(SELECTED_COLORS)
+        color, background = await colors_of(bubble)
         assert contrast(color, background) >= 4.5, (dark, color, background)
         if dark:
             await chat.page.screenshot(path=str(artifacts / "web-chat-dark.png"))
